@@ -1,0 +1,17 @@
+"""keras_mobile: lightweight CNNs for Keras 3 and tf_keras.
+
+``import keras_mobile`` builds Keras 3 models (any ``KERAS_BACKEND``); set
+``TF_USE_LEGACY_KERAS=1`` before import to build tf_keras models instead.
+"""
+
+from keras_mobile.backend import keras_line  # noqa: F401
+from keras_mobile.models.mobilenet_v1 import MobileNet  # noqa: F401
+from keras_mobile.models.mobilenet_v2 import MobileNetV2  # noqa: F401
+from keras_mobile.models.mobilenet_v3 import MobileNetV3, MobileNetV3Large, MobileNetV3Small  # noqa: F401
+from keras_mobile.models.mixnet import MixNet, MixNetL, MixNetM, MixNetS  # noqa: F401
+from keras_mobile.models.xception import Xception  # noqa: F401
+from keras_mobile.registry import create_model, list_models, model_info  # noqa: F401
+
+MobileNetV1 = MobileNet
+
+__version__ = "0.1.0"

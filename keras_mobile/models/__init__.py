@@ -1,0 +1,9 @@
+"""One module per family; importing this package registers every variant."""
+
+from keras_mobile.models import (  # noqa: F401
+    mixnet,
+    mobilenet_v1,
+    mobilenet_v2,
+    mobilenet_v3,
+    xception,
+)

@@ -1,0 +1,78 @@
+"""MobileNetV2 (Sandler et al. 2018, "MobileNetV2", Table 2).
+
+Reference: keras.applications.MobileNetV2 (Keras 3.15) / TF-slim
+``mobilenet_v2.py``: block widths ``make_divisible(int(c * alpha), 8)``,
+expansion width ``t * input width`` (unrounded), stem
+``make_divisible(32 * alpha, 8)``, head 1280 (scaled only when alpha > 1),
+BN epsilon 1e-3 / momentum 0.999, ReLU6, global pool + dense classifier.
+"""
+
+from keras_mobile.blocks import TF_STYLE, conv_bn_act
+from keras_mobile.builder import (
+    FeatureMaps,
+    assemble,
+    build_stages,
+    check_width,
+    model_inputs,
+    pooled_dense_top,
+)
+from keras_mobile.channels import make_divisible
+from keras_mobile.registry import register_variants
+from keras_mobile.specs import parse_table
+
+# Table 2 rows (t = expansion, c = channels, n = repeats, s = stride).
+TABLE = parse_table([
+    "ds_r1_k3_s1_c16",
+    "ir_r2_k3_s2_e6_c24",
+    "ir_r3_k3_s2_e6_c32",
+    "ir_r4_k3_s2_e6_c64",
+    "ir_r3_k3_s1_e6_c96",
+    "ir_r3_k3_s2_e6_c160",
+    "ir_r1_k3_s1_e6_c320",
+])
+ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+
+
+def MobileNetV2(
+    input_shape=None,
+    alpha=1.0,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    dropout_rate=0.0,
+    include_preprocessing=True,
+    features_only=False,
+    name=None,
+):
+    """MobileNetV2; paper widths ``alpha`` in 0.35, 0.5, 0.75, 1.0, 1.3, 1.4 (any in (0, 4] builds)."""
+    alpha = check_width("alpha", alpha)
+    model_input, x = model_inputs(input_shape, input_tensor, 32, include_preprocessing)
+    features = FeatureMaps()
+    x = features.add(conv_bn_act(x, make_divisible(32 * alpha, 8), 3, 2, act="relu6", style=TF_STYLE, name="stem"), 2)
+    x = build_stages(
+        x,
+        TABLE,
+        features,
+        round_filters=lambda c: make_divisible(int(c * alpha), 8),
+        expanded_width=lambda in_channels, spec: int(in_channels * spec.expansion) if spec.block == "ir" else None,
+        default_act="relu6",
+        style=TF_STYLE,
+    )
+    head = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
+    x = conv_bn_act(x, head, 1, act="relu6", style=TF_STYLE, name="head")
+    return assemble(
+        model_input, x, features, top=pooled_dense_top(dropout_rate), include_top=include_top, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation, features_only=features_only,
+        weights=weights, name=name or f"mobilenetv2_{alpha:.2f}",
+    )
+
+
+register_variants(
+    "mobilenetv2",
+    MobileNetV2,
+    {f"mobilenetv2_{int(round(a * 100)):03d}": {"alpha": a} for a in ALPHAS},
+    references={"mobilenetv2_100": (3504872, 300_800_000, "keras.applications.MobileNetV2 / TF-slim")},
+)

@@ -1,0 +1,68 @@
+"""Model registry: ``register_variants``, ``create_model``, ``list_models``.
+
+Each family registers its named variants as thin constructors (a builder plus
+fixed keyword arguments); tests parametrize over ``list_models()`` so a new
+registration is enrolled in every test automatically.
+"""
+
+import dataclasses
+import fnmatch
+import functools
+from typing import Callable, Dict, Optional, Tuple
+
+_REGISTRY = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """A registered variant: its constructor and the facts tools need about it."""
+
+    name: str
+    family: str
+    constructor: Callable
+    arguments: Dict
+    default_resolution: int = 224
+    min_resolution: int = 32
+    # (trainable params, Mult-Adds at default_resolution, source) of the reference implementation, where known.
+    reference: Optional[Tuple[int, int, str]] = None
+
+
+def register_variants(family, builder, variants, default_resolution=224, min_resolution=32, references=None):
+    """Register ``{name: builder kwargs}`` as constructors ``name(**overrides)``."""
+    references = references or {}
+    for name, arguments in variants.items():
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered.")
+
+        def constructor(_builder=builder, _arguments=arguments, **overrides):
+            return _builder(**{**_arguments, **overrides})
+
+        functools.update_wrapper(constructor, builder)
+        constructor.__name__ = constructor.__qualname__ = name
+        _REGISTRY[name] = ModelInfo(
+            name, family, constructor, dict(arguments), default_resolution, min_resolution, references.get(name)
+        )
+
+
+def list_models(pattern="*"):
+    """Sorted names of registered models matching the shell-style ``pattern``."""
+    _load_families()
+    return sorted(name for name in _REGISTRY if fnmatch.fnmatchcase(name, pattern))
+
+
+def model_info(name):
+    """The ``ModelInfo`` of a registered model; ValueError listing names if unknown."""
+    _load_families()
+    if name not in _REGISTRY:
+        close = [n for n in _REGISTRY if n.startswith(str(name).split("_")[0])] or sorted(_REGISTRY)
+        raise ValueError(f"name={name!r} is not a registered model; accepted values: {sorted(close)}.")
+    return _REGISTRY[name]
+
+
+def create_model(model_name, /, **overrides):
+    """Build registered model ``model_name``; keyword ``overrides`` (``name`` too) go to its builder."""
+    return model_info(model_name).constructor(**overrides)
+
+
+def _load_families():
+    import keras_mobile.models  # noqa: F401  (registers every family on import)

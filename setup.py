@@ -1,0 +1,33 @@
+"""keras_mobile: lightweight CNNs (MobileNet V1-V3, MobileNeXt, ReXNet, MixNet, Xception,
+SqueezeNet, ShuffleNet V1/V2) for Keras 3 and tf_keras."""
+
+from setuptools import find_packages, setup
+
+TENSORFLOW = ["tensorflow==2.21.*", "tf-keras==2.21.*"]
+
+setup(
+    name="keras_mobile",
+    version="0.1.0",
+    description=__doc__,
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_mobile", "keras_mobile.*", "train_tpu", "train_tpu.*", "tfds_configs", "tfds_configs.*"]),
+    # The core needs Keras 3 only: a JAX- or PyTorch-only user installs no TensorFlow.
+    install_requires=["keras>=3.15", "numpy>=1.26", "h5py>=3.10"],
+    extras_require={
+        "tensorflow": TENSORFLOW,
+        "jax": ["jax>=0.4.30"],
+        "torch": ["torch>=2.4"],
+        "data": TENSORFLOW + ["tensorflow-datasets==4.9.*"],
+        "dev": TENSORFLOW
+        + [
+            "keras==3.15.1",
+            "jax==0.10.2",
+            "jaxlib==0.10.2",
+            "tensorflow-datasets==4.9.10",
+            "pytest>=8",
+            "pytest-xdist>=3.5",
+        ],
+    },
+)

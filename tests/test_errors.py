@@ -1,0 +1,50 @@
+"""Bad input: a clear ValueError naming the argument and the accepted values."""
+
+import pytest
+
+import keras_mobile
+from conftest import keras
+
+
+@pytest.mark.parametrize(
+    "builder, kwargs, message",
+    [
+        (keras_mobile.MobileNetV2, {"alpha": 0}, r"alpha=0 is not supported; accepted values: a number in \(0.0, 4.0\]"),
+        (keras_mobile.MobileNetV2, {"alpha": True}, r"alpha=True"),
+        (keras_mobile.MobileNet, {"alpha": 0.01}, r"alpha=0.01 leaves the stem with no channels"),
+        (keras_mobile.MobileNet, {"depth_multiplier": 0}, r"depth_multiplier=0 .*a positive int"),
+        (keras_mobile.MobileNetV3, {"model_type": "medium"}, r"model_type='medium' .*\['large', 'small'\]"),
+        (keras_mobile.MobileNetV3Small, {"minimalistic": 1}, r"minimalistic=1 .*\[True, False\]"),
+        (keras_mobile.MixNet, {"variant": "xl"}, r"variant='xl' .*\['s', 'm', 'l'\]"),
+        (keras_mobile.MobileNetV2, {"input_shape": (16, 16, 3)}, r"input_shape=\(16, 16, 3\) .*>= 32"),
+        (keras_mobile.Xception, {"input_shape": (64, 64, 3)}, r"input_shape=\(64, 64, 3\) .*>= 71"),
+        (keras_mobile.MobileNetV2, {"input_shape": (224, 224)}, r"input_shape=\(224, 224\)"),
+        (keras_mobile.MobileNetV2, {"classes": 0}, r"classes=0 .*a positive int"),
+        (keras_mobile.MobileNetV2, {"classes": 2.5}, r"classes=2.5"),
+        (keras_mobile.MobileNetV2, {"include_top": False, "pooling": "mean"}, r"pooling='mean' .*\[None, 'avg', 'max'\]"),
+        (keras_mobile.MobileNetV2, {"classifier_activation": "softmaxx"}, r"classifier_activation='softmaxx'"),
+        (keras_mobile.MobileNetV2, {"weights": "imagenet"}, r"weights='imagenet': no such file"),
+        (keras_mobile.MobileNetV2, {"weights": 3}, r"weights=3 is not supported"),
+    ],
+)
+def test_bad_arguments_are_named(builder, kwargs, message):
+    kwargs.setdefault("input_shape", kwargs.get("input_shape", (None, None, 3)))
+    with pytest.raises(ValueError, match=message):
+        builder(**kwargs)
+
+
+def test_unknown_model_name_lists_candidates():
+    with pytest.raises(ValueError, match=r"name='mobilenetv2_999' is not a registered model; accepted values: \[.*'mobilenetv2_100'"):
+        keras_mobile.create_model("mobilenetv2_999")
+
+
+def test_input_tensor_must_be_symbolic():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="input_tensor must be a symbolic Keras tensor"):
+        keras_mobile.MobileNetV2(input_tensor=np.zeros((1, 64, 64, 3)))
+
+
+def test_input_shape_must_match_input_tensor():
+    with pytest.raises(ValueError, match=r"does not match input_tensor's shape"):
+        keras_mobile.MobileNetV2(input_shape=(96, 96, 3), input_tensor=keras.Input((64, 64, 3)))

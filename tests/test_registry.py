@@ -1,0 +1,40 @@
+"""create_model / list_models cover every family and variant the zoo promises."""
+
+import pytest
+
+import keras_mobile
+from keras_mobile.registry import model_info
+
+EXPECTED = (
+    [f"mobilenetv1_{w}" for w in ("025", "050", "075", "100")]
+    + [f"mobilenetv2_{w}" for w in ("035", "050", "075", "100", "130", "140")]
+    + [f"mobilenetv3_{k}{m}_{w}" for k in ("large", "small") for m in ("", "_minimal") for w in ("075", "100")]
+    + [f"mobilenext_{w}" for w in ("035", "050", "075", "100", "140")]
+    + [f"rexnet_{w}" for w in ("100", "130", "150", "200")]
+    + ["mixnet_s", "mixnet_m", "mixnet_l", "xception", "squeezenet1_0", "squeezenet1_1"]
+    + [f"shufflenet_v1_g{g}_{w}" for g in (1, 2, 3, 4, 8) for w in ("050", "100", "150", "200")]
+    + [f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")]
+)
+
+
+def test_every_promised_variant_is_registered():
+    assert set(EXPECTED) <= set(keras_mobile.list_models())
+
+
+def test_list_models_filters_by_pattern():
+    assert keras_mobile.list_models("mixnet_*") == ["mixnet_l", "mixnet_m", "mixnet_s"]
+    assert keras_mobile.list_models("nothing*") == []
+
+
+def test_create_model_applies_overrides():
+    model = keras_mobile.create_model("mobilenetv2_050", input_shape=(96, 96, 3), classes=5, name="mine")
+    assert model.name == "mine"
+    assert tuple(model.output.shape) == (None, 5)
+
+
+def test_registered_constructor_is_thin():
+    info = model_info("mobilenetv3_small_075")
+    assert info.family == "mobilenetv3"
+    assert info.arguments == {"model_type": "small", "alpha": 0.75, "minimalistic": False}
+    with pytest.raises(TypeError):
+        info.constructor(not_an_argument=1)

@@ -1,0 +1,1 @@
+"""Training harness (tf.distribute on TPU / GPU / multi-worker); built in a later issue."""
