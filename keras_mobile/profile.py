@@ -57,3 +57,58 @@ def _flat_layers(model):
 def mult_adds(model):
     """Total Mult-Adds of ``model`` (built with a fixed input resolution)."""
     return int(sum(layer_mult_adds(layer) for layer in _flat_layers(model)))
+
+
+def zoo_rows(pattern="*"):
+    """One row per registered model: counts at its default resolution beside its reference."""
+    from keras_mobile.registry import create_model, list_models, model_info
+
+    for name in list_models(pattern):
+        info = model_info(name)
+        resolution = info.default_resolution
+        model = create_model(name, input_shape=(resolution, resolution, 3))
+        reference = info.reference or (None, None, "")
+        yield {
+            "model": name,
+            "resolution": resolution,
+            "params": trainable_params(model),
+            "mult_adds": mult_adds(model),
+            "reference_params": reference[0],
+            "reference_mult_adds": reference[1],
+            "reference_source": reference[2],
+        }
+
+
+def _millions(value):
+    return "" if value is None else f"{value / 1e6:,.2f}M"
+
+
+def zoo_markdown(pattern="*"):
+    """The zoo table (Markdown) that the README carries."""
+    lines = [
+        "| model | px | params | Mult-Adds | reference params | reference Mult-Adds | reference |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in zoo_rows(pattern):
+        ref_params = "" if row["reference_params"] is None else f"{row['reference_params']:,}"
+        lines.append(
+            f"| {row['model']} | {row['resolution']} | {row['params']:,} | {_millions(row['mult_adds'])} | "
+            f"{ref_params} | {_millions(row['reference_mult_adds'])} | {row['reference_source']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m keras_mobile.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="print the zoo table of every registered model")
+    parser.add_argument("--pattern", default="*", help="restrict --all to names matching this pattern")
+    args = parser.parse_args(argv)
+    if not args.all:
+        parser.error("nothing to do: pass --all")
+    print(zoo_markdown(args.pattern))
+
+
+if __name__ == "__main__":
+    main()

@@ -68,9 +68,15 @@ def MobileNet(
     )
 
 
+_REFERENCE = "keras.applications.MobileNet (Keras 3.15), counted at 224 px"
 register_variants(
     "mobilenetv1",
     MobileNet,
     {f"mobilenetv1_{int(a * 100):03d}": {"alpha": a} for a in (0.25, 0.5, 0.75, 1.0)},
-    references={"mobilenetv1_100": (4231976, 568_700_000, "keras.applications.MobileNet / TF-slim")},
+    references={
+        "mobilenetv1_025": (470072, 41030272, _REFERENCE),
+        "mobilenetv1_050": (1331592, 149497088, _REFERENCE),
+        "mobilenetv1_075": (2585560, 325400448, _REFERENCE),
+        "mobilenetv1_100": (4231976, 568740352, _REFERENCE),
+    },
 )

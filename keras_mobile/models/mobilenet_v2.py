@@ -70,9 +70,17 @@ def MobileNetV2(
     )
 
 
+_REFERENCE = "keras.applications.MobileNetV2 (Keras 3.15), counted at 224 px"
 register_variants(
     "mobilenetv2",
     MobileNetV2,
     {f"mobilenetv2_{int(round(a * 100)):03d}": {"alpha": a} for a in ALPHAS},
-    references={"mobilenetv2_100": (3504872, 300_800_000, "keras.applications.MobileNetV2 / TF-slim")},
+    references={
+        "mobilenetv2_035": (1677128, 59285808, _REFERENCE),
+        "mobilenetv2_050": (1968680, 97131840, _REFERENCE),
+        "mobilenetv2_075": (2636424, 209069792, _REFERENCE),
+        "mobilenetv2_100": (3504872, 300774272, _REFERENCE),
+        "mobilenetv2_130": (5386792, 509374560, _REFERENCE),
+        "mobilenetv2_140": (6108776, 582195824, _REFERENCE),
+    },
 )

@@ -115,6 +115,7 @@ def MobileNetV3Small(**kwargs):
     return MobileNetV3(model_type="small", **kwargs)
 
 
+_REFERENCE = "keras.applications.MobileNetV3Large/Small (Keras 3.15), counted at 224 px"
 register_variants(
     "mobilenetv3",
     MobileNetV3,
@@ -127,7 +128,13 @@ register_variants(
         for a in ALPHAS
     },
     references={
-        "mobilenetv3_large_100": (5483032, 216_600_000, "keras.applications.MobileNetV3Large / TF-slim"),
-        "mobilenetv3_small_100": (2542856, 56_500_000, "keras.applications.MobileNetV3Small / TF-slim"),
+        "mobilenetv3_large_075": (3993528, 154560624, _REFERENCE),
+        "mobilenetv3_large_100": (5483032, 216589760, _REFERENCE),
+        "mobilenetv3_large_minimal_075": (3050312, 148802544, _REFERENCE),
+        "mobilenetv3_large_minimal_100": (3924288, 209136704, _REFERENCE),
+        "mobilenetv3_small_075": (2041872, 43399344, _REFERENCE),
+        "mobilenetv3_small_100": (2542856, 56510400, _REFERENCE),
+        "mobilenetv3_small_minimal_075": (1732512, 40072880, _REFERENCE),
+        "mobilenetv3_small_minimal_100": (2044736, 52288448, _REFERENCE),
     },
 )

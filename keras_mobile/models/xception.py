@@ -60,11 +60,12 @@ def _valid_conv_bn_relu(x, filters, strides, name):
     return activation(x, "relu", f"{name}_act")
 
 
+_REFERENCE = "keras.applications.Xception (Keras 3.15), counted at 299 px"
 register_variants(
     "xception",
     Xception,
     {"xception": {}},
     default_resolution=299,
     min_resolution=71,
-    references={"xception": (22855952, 8_360_000_000, "keras.applications.Xception")},
+    references={"xception": (22855952, 8357403496, _REFERENCE)},
 )
