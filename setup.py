@@ -19,13 +19,14 @@ setup(
         "tensorflow": TENSORFLOW,
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.4"],
-        "data": TENSORFLOW + ["tensorflow-datasets==4.9.*"],
+        "data": TENSORFLOW + ["tensorflow-datasets==4.9.*", "importlib_resources>=6"],
         "dev": TENSORFLOW
         + [
             "keras==3.15.1",
             "jax==0.10.2",
             "jaxlib==0.10.2",
             "tensorflow-datasets==4.9.10",
+            "importlib_resources>=6",
             "pytest>=8",
             "pytest-xdist>=3.5",
         ],

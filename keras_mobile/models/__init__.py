@@ -5,5 +5,10 @@ from keras_mobile.models import (  # noqa: F401
     mobilenet_v1,
     mobilenet_v2,
     mobilenet_v3,
+    mobilenext,
+    rexnet,
+    shufflenet_v1,
+    shufflenet_v2,
+    squeezenet,
     xception,
 )

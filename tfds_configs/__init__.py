@@ -1,0 +1,27 @@
+"""Datasets and the input pipeline of keras_mobile.
+
+    source = tfds_configs.load("default", data_dir=...)      # or "imagenet2012", ...
+    source = tfds_configs.prepare_image_folder("/photos", data_dir=...)
+    train = tfds_configs.train_input(source, global_batch_size=256, input_context=ctx)
+    val = tfds_configs.eval_input(source, global_batch_size=256, input_context=ctx)
+
+Nothing here downloads anything; Keras is imported only for RandAugment,
+MixUp and CutMix.
+"""
+
+from tfds_configs.configs import DEFAULT_DATASET
+from tfds_configs.configs import DatasetConfig
+from tfds_configs.configs import get_dataset_config
+from tfds_configs.configs import list_datasets
+from tfds_configs.configs import register_dataset
+from tfds_configs.default_dataset import prepare_default_dataset
+from tfds_configs.image_folder import InvalidImagesError
+from tfds_configs.image_folder import load_image_folder
+from tfds_configs.image_folder import prepare_image_folder
+from tfds_configs.pipeline import eval_input
+from tfds_configs.pipeline import train_input
+from tfds_configs.preprocessing import NORMALIZATIONS
+from tfds_configs.sources import DataSource
+from tfds_configs.sources import DatasetNotPreparedError
+from tfds_configs.sources import ManualDownloadError
+from tfds_configs.sources import load

@@ -1,0 +1,263 @@
+"""The tf.data input pipeline: `train_input` and `eval_input`, used by every model.
+
+Both take a `sources.DataSource`, a global batch size and an optional
+`tf.distribute.InputContext` (as passed by
+`strategy.distribute_datasets_from_function`), and return per-replica
+batches of `(images, labels)`:
+
+  images: [batch, size, size, 3], float32 or bfloat16, normalised as asked;
+  labels: [batch] int32 class ids, or [batch, num_classes] float32 with
+          `one_hot=True` (required by MixUp/CutMix, which mix labels).
+
+Crops, flips and RandAugment's choice of ops use stateless randomness keyed
+by (seed, input pipeline, element index); the Keras layers (augmentation
+magnitudes, MixUp, CutMix) are seeded too and run sequentially when
+`deterministic=True`, so that mode reproduces the same batches run after run.
+"""
+
+import tensorflow as tf
+
+from tfds_configs import _checks
+from tfds_configs import augment
+from tfds_configs import preprocessing
+from tfds_configs import reading
+from tfds_configs import sources
+
+DTYPES = ("float32", "bfloat16")
+_fold_in = tf.random.experimental.stateless_fold_in
+
+
+def train_input(
+    source,
+    *,
+    global_batch_size,
+    image_size=None,
+    input_context=None,
+    split=None,
+    normalization="imagenet",
+    dtype="float32",
+    one_hot=False,
+    randaugment_num_ops=0,
+    randaugment_factor=0.5,
+    mixup_alpha=0.0,
+    cutmix_alpha=0.0,
+    seed=0,
+    deterministic=False,
+    shuffle_buffer_size=10_000,
+    repeat=True,
+    drop_remainder=True,
+    num_threads=None,
+):
+    """Training batches: random-resized crop, flip, optional RandAugment/mixing.
+
+    Args:
+      source: the `DataSource` to read.
+      global_batch_size: examples per step over all replicas.
+      image_size: output side; defaults to the dataset's `train_resolution`.
+      input_context: the `tf.distribute.InputContext` of this input pipeline.
+      split: TFDS split expression; defaults to the dataset's `train_split`.
+      normalization: a key of `preprocessing.NORMALIZATIONS` ('raw' = [0, 255]).
+      dtype: 'float32' or 'bfloat16' images.
+      one_hot: one-hot float labels instead of int32 class ids.
+      randaugment_num_ops: RandAugment ops per image; 0 disables it.
+      randaugment_factor: RandAugment strength in [0, 1].
+      mixup_alpha: MixUp Beta parameter; 0 disables it.
+      cutmix_alpha: CutMix Beta parameter in [0, 1]; 0 disables it.
+      seed: seeds file order, shuffling and every augmentation.
+      deterministic: same batches in the same order on every run (slower).
+      shuffle_buffer_size: examples in the shuffle buffer (encoded JPEGs).
+      repeat: repeat forever (True) or stop after one pass.
+      drop_remainder: static batch shapes (required on TPU).
+      num_threads: size of a private tf.data thread pool; None uses all cores.
+    """
+    config = _check_source(source)
+    image_size = _resolution("image_size", image_size, config.train_resolution)
+    batch_size = _per_replica_batch_size(global_batch_size, input_context)
+    _check_output_args(normalization, dtype, one_hot, num_threads)
+    _checks.check_int("randaugment_num_ops", randaugment_num_ops, minimum=0)
+    _checks.check_float("randaugment_factor", randaugment_factor, low=0, high=1)
+    _checks.check_float("mixup_alpha", mixup_alpha, low=0, high=float("inf"), high_open=True)
+    _checks.check_float("cutmix_alpha", cutmix_alpha, low=0, high=1)
+    if (mixup_alpha or cutmix_alpha) and not one_hot:
+        raise ValueError(
+            "mixup_alpha and cutmix_alpha mix labels and need one_hot=True; "
+            f"got one_hot={one_hot!r}."
+        )
+    _checks.check_int("seed", seed, minimum=0)
+    _checks.check_bool("deterministic", deterministic)
+    _checks.check_int("shuffle_buffer_size", shuffle_buffer_size, minimum=1)
+    _checks.check_bool("repeat", repeat)
+    _checks.check_bool("drop_remainder", drop_remainder)
+
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    # One stateless stream per random stage: element i of a stage is seeded
+    # with fold_in(stage_seed, i), whatever thread processes it.
+    crop_seed, augment_seed, mix_seed = (
+        _fold_in(tf.constant([seed, pipeline_id], tf.int64), stage) for stage in range(3)
+    )
+    # Keras layers draw from a stateful generator: sequential when deterministic.
+    keras_seed = (seed * 1_000_003 + pipeline_id) % (2**31 - 1)
+    keras_calls = 1 if deterministic else tf.data.AUTOTUNE
+
+    ds = reading.read_split(
+        source, split or config.train_split, input_context=input_context,
+        shuffle_files=True, seed=seed,
+    )
+    ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = _map_seeded(
+        ds,
+        lambda encoded, label, element_seed: (
+            preprocessing.train_image(
+                encoded, element_seed, image_size, config.crop_fraction
+            ),
+            label,
+        ),
+        crop_seed,
+    )
+    if randaugment_num_ops:
+        ds = _map_seeded(
+            ds,
+            augment.rand_augment(randaugment_num_ops, randaugment_factor, keras_seed),
+            augment_seed,
+            num_calls=keras_calls,
+        )
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder,
+                  num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _finish_batches(ds, config, normalization=normalization, one_hot=one_hot)
+    if mixup_alpha or cutmix_alpha:
+        ds = _map_seeded(
+            ds, augment.mix(mixup_alpha, cutmix_alpha, keras_seed), mix_seed,
+            num_calls=keras_calls,
+        )
+    ds = _cast_images(ds, dtype)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic, num_threads))
+
+
+def eval_input(
+    source,
+    *,
+    global_batch_size,
+    image_size=None,
+    crop_fraction=None,
+    input_context=None,
+    split=None,
+    normalization="imagenet",
+    dtype="float32",
+    one_hot=False,
+    drop_remainder=False,
+    cache=False,
+    num_threads=None,
+):
+    """Evaluation batches: centre crop at `crop_fraction`, resize; one pass, in order.
+
+    Args are as for `train_input`, plus `crop_fraction` (defaults to the
+    dataset's) and `cache`, which keeps the decoded, resized uint8 images in
+    memory after the first pass. With `drop_remainder=False` the last batch
+    may be smaller (its shape is then dynamic).
+    """
+    config = _check_source(source)
+    image_size = _resolution("image_size", image_size, config.eval_resolution)
+    crop_fraction = config.crop_fraction if crop_fraction is None else crop_fraction
+    _checks.check_float("crop_fraction", crop_fraction, low=0, high=1, low_open=True)
+    batch_size = _per_replica_batch_size(global_batch_size, input_context)
+    _check_output_args(normalization, dtype, one_hot, num_threads)
+    _checks.check_bool("drop_remainder", drop_remainder)
+    _checks.check_bool("cache", cache)
+
+    ds = reading.read_split(source, split or config.eval_split, input_context=input_context)
+    ds = ds.map(
+        lambda encoded, label: (
+            preprocessing.eval_image(encoded, image_size, crop_fraction), label
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    if cache:
+        ds = ds.cache()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder,
+                  num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _finish_batches(ds, config, normalization=normalization, one_hot=one_hot)
+    ds = _cast_images(ds, dtype)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(True, num_threads))
+
+
+def _map_seeded(ds, fn, stage_seed, num_calls=tf.data.AUTOTUNE):
+    """Maps `fn(*element, seed)`; element i gets the seed fold_in(stage_seed, i)."""
+    return ds.enumerate().map(
+        lambda index, element: fn(*element, _fold_in(stage_seed, index)),
+        num_parallel_calls=num_calls,
+    )
+
+
+def _finish_batches(ds, config, *, normalization, one_hot):
+    """Normalises uint8 image batches to float32 and formats the labels."""
+
+    def finish(images, labels):
+        images = preprocessing.normalize(images, normalization)
+        if one_hot:
+            labels = tf.one_hot(labels, config.num_classes, dtype=tf.float32)
+        return images, labels
+
+    return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _cast_images(ds, dtype):
+    if dtype == "float32":
+        return ds
+    return ds.map(lambda images, labels: (tf.cast(images, dtype), labels),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _options(deterministic, num_threads):
+    """Options that keep every host core busy without oversubscribing them."""
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    options.autotune.enabled = True
+    options.experimental_optimization.map_parallelization = True
+    options.experimental_optimization.parallel_batch = True
+    options.threading.max_intra_op_parallelism = 1
+    if num_threads is not None:
+        options.threading.private_threadpool_size = num_threads
+    return options
+
+
+def _check_source(source):
+    if not isinstance(source, sources.DataSource):
+        raise ValueError(
+            "source must be a tfds_configs.DataSource (from tfds_configs.load or "
+            f"tfds_configs.prepare_image_folder); got {type(source).__name__}."
+        )
+    return source.config
+
+
+def _resolution(name, value, default):
+    if value is None:
+        return default
+    return _checks.check_int(name, value, minimum=1)
+
+
+def _per_replica_batch_size(global_batch_size, input_context):
+    _checks.check_int("global_batch_size", global_batch_size, minimum=1)
+    if input_context is not None and not isinstance(
+        input_context, tf.distribute.InputContext
+    ):
+        raise ValueError(
+            "input_context must be a tf.distribute.InputContext or None; got "
+            f"{type(input_context).__name__}."
+        )
+    replicas = input_context.num_replicas_in_sync if input_context else 1
+    if global_batch_size % replicas:
+        raise ValueError(
+            f"global_batch_size={global_batch_size} must be divisible by the "
+            f"number of replicas in sync ({replicas})."
+        )
+    return global_batch_size // replicas
+
+
+def _check_output_args(normalization, dtype, one_hot, num_threads):
+    _checks.check_choice("normalization", normalization, preprocessing.NORMALIZATIONS)
+    _checks.check_choice("dtype", dtype, DTYPES)
+    _checks.check_bool("one_hot", one_hot)
+    if num_threads is not None:
+        _checks.check_int("num_threads", num_threads, minimum=1)
