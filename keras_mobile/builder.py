@@ -14,7 +14,7 @@ them to [-1, 1] itself; with ``include_preprocessing=False`` callers feed
 import numbers
 import os
 
-from keras_mobile.backend import IS_LEGACY_KERAS, keras, layers
+from keras_mobile.backend import keras, layers
 from keras_mobile.blocks.conv import activation
 from keras_mobile.blocks.mobile import inverted_residual
 
@@ -83,9 +83,10 @@ def model_inputs(input_shape=None, input_tensor=None, min_size=32, include_prepr
 
 
 def _is_keras_tensor(value):
-    if IS_LEGACY_KERAS:
-        return keras.backend.is_keras_tensor(value)
-    return keras.backend.is_keras_tensor(value) if hasattr(keras.backend, "is_keras_tensor") else isinstance(value, keras.KerasTensor)
+    try:  # tf_keras raises ValueError for non-tensors instead of returning False
+        return bool(keras.backend.is_keras_tensor(value))
+    except ValueError:
+        return False
 
 
 # --------------------------------------------------------------------------- feature maps
