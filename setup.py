@@ -4,6 +4,8 @@ SqueezeNet, ShuffleNet V1/V2) for Keras 3 and tf_keras."""
 from setuptools import find_packages, setup
 
 TENSORFLOW = ["tensorflow==2.21.*", "tf-keras==2.21.*"]
+# Export (SavedModel / TFLite / ONNX, each verified by its own runtime) and the latency benchmark.
+EXPORT = ["ai-edge-litert==2.3.*", "tf2onnx==1.17.*", "onnx>=1.17", "onnxruntime>=1.20", "matplotlib>=3.8"]
 
 setup(
     name="keras_mobile",
@@ -20,7 +22,9 @@ setup(
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.4"],
         "data": TENSORFLOW + ["tensorflow-datasets==4.9.*", "importlib_resources>=6"],
+        "export": TENSORFLOW + EXPORT,
         "dev": TENSORFLOW
+        + EXPORT
         + [
             "keras==3.15.1",
             "jax==0.10.2",

@@ -15,6 +15,7 @@ from keras_mobile.models.shufflenet_v1 import ShuffleNetV1  # noqa: F401
 from keras_mobile.models.shufflenet_v2 import ShuffleNetV2  # noqa: F401
 from keras_mobile.models.squeezenet import SqueezeNet  # noqa: F401
 from keras_mobile.models.xception import Xception  # noqa: F401
+from keras_mobile.export import export  # noqa: F401  (the function; the module runs as python -m keras_mobile.export)
 from keras_mobile.profile import profile  # noqa: F401  (the function; the module runs as python -m keras_mobile.profile)
 from keras_mobile.registry import create_model, list_models, model_info  # noqa: F401
 

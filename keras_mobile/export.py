@@ -1,0 +1,456 @@
+"""Export a Keras model to SavedModel, TFLite (fp32 / fp16 / int8) and ONNX, verified.
+
+    keras_mobile.export(model, "out/mnv2", formats=("savedmodel", "tflite_fp32", "tflite_int8", "onnx"))
+    python -m keras_mobile.export mobilenetv2_100 --formats savedmodel,tflite_fp32,tflite_int8,onnx --out DIR
+
+Works on Keras 3 (TensorFlow backend) and tf_keras models. Artifacts, in ``directory``:
+
+    saved_model/                signature ``serving_default``: float32 ``image`` (any batch, h, w, c) -> ``output_0``
+    model_fp32.tflite           batch 1, static shapes, builtin ops only
+    model_fp16.tflite           float16 weights
+    model_dynamic_int8.tflite   int8 weights, dynamic-range activations
+    model_int8.tflite           full-integer, int8 (or uint8) input and output, calibrated on representative data
+    model.onnx                  opset 17, input ``image`` (any batch, h, w, c) (for onnxruntime / TensorRT)
+    export_report.json          the verification figures below
+
+Verification: before ``export`` returns, each artifact is loaded by its own runtime
+(TensorFlow, LiteRT ``ai_edge_litert``, onnxruntime) and run on sample images; its
+outputs are compared with the Keras model's: the largest absolute difference,
+and top-1 agreement (the fraction of images whose arg-max matches). Thresholds
+(``TOLERANCES``; differences are relative to ``max(1, max |keras output|)``):
+
+* savedmodel, tflite_fp32, onnx: max abs diff <= 1e-4.
+* tflite_fp16: max abs diff <= 1e-2.
+* tflite_dynamic_int8, tflite_int8: max abs diff <= 0.1 and top-1 agreement >= 0.75.
+  Int8 is lossy by design, so the check asks "is this still the same classifier?".
+  It is only meaningful when the outputs vary between images and are not
+  near-uniform: a 1000-class softmax of an untrained model puts ~1e-3 on every
+  class, below one int8 step (1/256), and no int8 model can keep its arg-max.
+  For random-weight models use a few classes and ``calibrate_batchnorm`` (BN
+  statistics taken from the representative images, so every layer sees
+  unit-scale activations as in a trained network) and varied sample images
+  (``sample_images``: smooth random scenes, not i.i.d. pixel noise, whose
+  global averages are all alike). The report records ``float_top1_classes``
+  (how many distinct arg-maxes the Keras model gave), so a degenerate check is
+  visible.
+
+A failed check raises ``ExportError`` naming the format and the figure.
+
+Atomicity: everything is built and verified in a temporary directory beside
+``directory`` (same filesystem), then renamed into place; if any format fails,
+the temporary directory is deleted and ``directory`` is untouched (a good
+earlier export is never overwritten by a failed one). Artifacts are committed
+one rename each (the SavedModel directory by swap), and ``export_report.json``
+last.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from keras_mobile import backend, tflite
+
+FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "onnx")
+DEFAULT_FORMATS = ("savedmodel", "tflite_fp32", "tflite_int8", "onnx")
+ARTIFACTS = {
+    "savedmodel": "saved_model",
+    "tflite_fp32": "model_fp32.tflite",
+    "tflite_fp16": "model_fp16.tflite",
+    "tflite_dynamic_int8": "model_dynamic_int8.tflite",
+    "tflite_int8": "model_int8.tflite",
+    "onnx": "model.onnx",
+}
+REPORT = "export_report.json"
+_INT8_TOLERANCE = {"max_abs_diff": 0.1, "min_top1": 0.75}
+TOLERANCES = {
+    "savedmodel": {"max_abs_diff": 1e-4, "min_top1": None},
+    "tflite_fp32": {"max_abs_diff": 1e-4, "min_top1": None},
+    "tflite_fp16": {"max_abs_diff": 1e-2, "min_top1": None},
+    "tflite_dynamic_int8": dict(_INT8_TOLERANCE),
+    "tflite_int8": dict(_INT8_TOLERANCE),
+    "onnx": {"max_abs_diff": 1e-4, "min_top1": None},
+}
+ONNX_OPSET = 17
+
+
+class ExportError(RuntimeError):
+    """An artifact failed to build or failed its parity check; nothing was written."""
+
+
+@dataclasses.dataclass
+class FormatReport:
+    """One artifact's verification figures."""
+
+    format: str
+    path: str
+    runtime: str
+    bytes: int
+    max_abs_diff: float
+    top1_agreement: float
+    tolerance: dict
+    seconds: float
+    tflite: dict = None  # ops, max_rank, input/output dtypes (TFLite formats only)
+
+
+# --------------------------------------------------------------------------- sample data
+def sample_images(shape, count=16, seed=0):
+    """Varied RGB images in [0, 255] (the package input convention), ``(count, h, w, c)`` float32.
+
+    Smooth random scenes: a coarse random colour grid upsampled bilinearly, with
+    per-image brightness and contrast, plus a little pixel noise. Unlike i.i.d.
+    noise, different images give different pooled features, so top-1 agreement
+    means something.
+    """
+    import tensorflow as tf
+
+    height, width, channels = shape
+    rng = np.random.default_rng(seed)
+    images = []
+    for _ in range(count):
+        grid = int(rng.integers(2, 7))
+        coarse = rng.uniform(0.0, 1.0, (1, grid, grid, channels)).astype("float32")
+        smooth = tf.image.resize(coarse, (height, width), method="bilinear").numpy()[0]
+        contrast, brightness = rng.uniform(0.3, 1.0), rng.uniform(0.0, 1.0)
+        image = brightness + contrast * (smooth - 0.5) + rng.normal(0.0, 0.03, (height, width, channels))
+        images.append(np.clip(image, 0.0, 1.0) * 255.0)
+    return np.stack(images).astype("float32")
+
+
+def calibrate_batchnorm(model, images, gamma=None):
+    """Set every BatchNormalization's moving statistics to those of ``images`` (random-weight models).
+
+    One forward pass in training mode with momentum 0: each BN normalizes with
+    its batch statistics and stores them as its moving statistics, so in
+    inference every layer then sees the activations scale a trained network has.
+    Only moving statistics change (Dropout acts in that pass but holds no state).
+
+    gamma: also set every BN scale to this value first. An untrained deep net
+      with gamma 1 is chaotic (a 1e-3 relative change of the input moves its
+      outputs by ~0.1, so no int8 model can follow it); 0.6 keeps outputs
+      varied between images yet stable, like a trained network's. Use it only
+      for demonstrations and tests on random weights.
+    """
+    bn_layers = [layer for layer in _flat_layers(model) if type(layer).__name__ == "BatchNormalization"]
+    if gamma is not None:
+        for layer in bn_layers:
+            if layer.gamma is not None:
+                layer.gamma.assign(np.full(tuple(layer.gamma.shape), gamma, "float32"))
+    momenta = [layer.momentum for layer in bn_layers]
+    try:
+        for layer in bn_layers:
+            layer.momentum = 0.0
+        model(np.asarray(images, "float32"), training=True)
+    finally:
+        for layer, momentum in zip(bn_layers, momenta):
+            layer.momentum = momentum
+    return model
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+# --------------------------------------------------------------------------- builders / checkers
+def _build_savedmodel(model, shape, path):
+    import tensorflow as tf
+
+    function = tflite.serving_function(model, shape, batch=None)
+    if backend.IS_LEGACY_KERAS:
+        # A tf.Module holding the variables (not the Keras model) skips tf_keras' per-layer SavedModel traces.
+        module = tf.Module()
+        module.model_variables = list(model.variables)
+        module.serve = function
+        tf.saved_model.save(module, path, signatures={"serving_default": function.get_concrete_function()})
+    else:
+        archive = backend.keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", function, input_signature=function.input_signature)
+        archive.write_out(path, verbose=False)
+
+
+def _run_savedmodel(path, images):
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    outputs = signature(image=tf.constant(images))
+    return next(iter(outputs.values())).numpy()
+
+
+def _build_onnx(model, shape, path, opset):
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+    from tf2onnx import tf_loader
+
+    frozen = tflite.frozen_function(model, shape, batch=None)
+    input_name, output_name = frozen.inputs[0].name, frozen.outputs[0].name
+    graph_def = frozen.graph.as_graph_def()
+    # Keras 3 runs grouped convolutions through a jit-compiled tf.function; the frozen graph keeps those
+    # as (Stateful)PartitionedCall nodes (tf_keras too), which tf2onnx cannot convert. Drop the markers
+    # that stop grappler from inlining them.
+    for item in list(graph_def.library.function) + list(graph_def.node):
+        for marker in ("_XlaMustCompile", "_noinline"):
+            if marker in item.attr:
+                del item.attr[marker]
+    with tf.Graph().as_default():
+        graph_def = tf_loader.tf_optimize([input_name], [output_name], graph_def)
+    proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=[input_name], output_names=[output_name], opset=opset)
+    _rename_onnx_io(proto, {input_name: "image", output_name: "output_0"})
+    onnx.checker.check_model(proto)
+    onnx.save(proto, path)
+
+
+def _rename_onnx_io(proto, names):
+    graph = proto.graph
+    for value in list(graph.input) + list(graph.output):
+        if value.name in names:
+            value.name = names[value.name]
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in names:
+                node.input[i] = names[name]
+        for i, name in enumerate(node.output):
+            if name in names:
+                node.output[i] = names[name]
+
+
+def _run_onnx(path, images):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+def _compare(label, reference, outputs, tolerance):
+    outputs = np.asarray(outputs, "float32").reshape(reference.shape)
+    scale = max(1.0, float(np.abs(reference).max()))
+    max_abs_diff = float(np.abs(outputs - reference).max()) / scale
+    top1 = float(np.mean(reference.reshape(len(reference), -1).argmax(-1) == outputs.reshape(len(outputs), -1).argmax(-1)))
+    if not np.all(np.isfinite(outputs)):
+        raise ExportError(f"{label}: the artifact's outputs contain NaN or inf.")
+    if max_abs_diff > tolerance["max_abs_diff"]:
+        raise ExportError(
+            f"{label}: max abs difference to the Keras model is {max_abs_diff:.3g} "
+            f"(tolerance {tolerance['max_abs_diff']:g})."
+        )
+    if tolerance.get("min_top1") is not None and top1 < tolerance["min_top1"]:
+        raise ExportError(
+            f"{label}: top-1 agreement with the Keras model is {top1:.3f} (required >= {tolerance['min_top1']:g}; "
+            f"max abs difference {max_abs_diff:.3g})."
+        )
+    return max_abs_diff, top1
+
+
+# --------------------------------------------------------------------------- public API
+def export(
+    model,
+    directory,
+    formats=DEFAULT_FORMATS,
+    *,
+    resolution=None,
+    representative_data=None,
+    sample_inputs=None,
+    int8_io="int8",
+    tolerances=None,
+    opset=ONNX_OPSET,
+    calibration_steps=100,
+):
+    """Export ``model`` to ``formats`` in ``directory``, verify every artifact, return the report dict.
+
+    resolution: required when the model has None spatial dims (int or (h, w)).
+    representative_data: int8 calibration images in the model's input
+      convention (numpy array, tf.data.Dataset, or a callable returning an
+      iterable of batches); default ``sample_images(shape, 32, seed=1)``.
+    sample_inputs: float images for the parity checks; default ``sample_images(shape, 16, seed=2)``.
+    int8_io: "int8" or "uint8", the full-integer model's input/output type.
+    tolerances: ``{format: {"max_abs_diff": x, "min_top1": y}}`` overriding ``TOLERANCES``.
+    """
+    tflite.require_tensorflow(model)
+    formats = _check_formats(formats)
+    if int8_io not in tflite.IO_DTYPES:
+        raise ValueError(f"int8_io={int8_io!r} is not supported; accepted values: {list(tflite.IO_DTYPES)}.")
+    shape = tflite.input_shape(model, resolution)
+    checks = {name: dict(value) for name, value in TOLERANCES.items()}
+    for name, value in (tolerances or {}).items():
+        _check_formats([name])
+        checks[name].update(value)
+    if sample_inputs is None:
+        sample_inputs = sample_images(shape, 16, seed=2)
+    sample_inputs = np.asarray(sample_inputs, "float32")
+    if tuple(sample_inputs.shape[1:]) != shape:
+        raise ValueError(f"sample_inputs have image shape {tuple(sample_inputs.shape[1:])}; expected {shape}.")
+    if representative_data is None:
+        representative_data = sample_images(shape, 32, seed=1)
+    reference = np.asarray(model(sample_inputs, training=False), "float32")
+
+    directory = os.path.abspath(os.fspath(directory))
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.export-", dir=parent)
+    try:
+        results = {}
+        frozen = None
+        for name in formats:
+            start = time.perf_counter()
+            path = os.path.join(staging, ARTIFACTS[name])
+            label = f"export format {name!r} of model '{model.name}'"
+            facts = None
+            try:
+                if name == "savedmodel":
+                    runtime = "tensorflow"
+                    _build_savedmodel(model, shape, path)
+                    outputs = _run_savedmodel(path, sample_inputs)
+                elif name == "onnx":
+                    runtime = "onnxruntime"
+                    _build_onnx(model, shape, path, opset)
+                    outputs = _run_onnx(path, sample_inputs)
+                else:
+                    runtime = "ai_edge_litert"
+                    frozen = frozen if frozen is not None else tflite.frozen_function(model, shape)
+                    content = tflite.convert(
+                        frozen, name[len("tflite_"):], representative_data, int8_io, calibration_steps
+                    )
+                    with open(path, "wb") as f:
+                        f.write(content)
+                    facts = tflite.check_builtin(content, label)
+                    outputs = tflite.Runner(content)(sample_inputs)
+            except ExportError:
+                raise
+            except Exception as error:  # conversion / runtime failures, named by format
+                raise ExportError(f"{label} failed: {type(error).__name__}: {error}") from error
+            max_abs_diff, top1 = _compare(label, reference, outputs, checks[name])
+            results[name] = FormatReport(
+                format=name,
+                path=ARTIFACTS[name],
+                runtime=runtime,
+                bytes=_size(path),
+                max_abs_diff=max_abs_diff,
+                top1_agreement=top1,
+                tolerance=checks[name],
+                seconds=round(time.perf_counter() - start, 2),
+                tflite=facts,
+            )
+        report = {
+            "model": model.name,
+            "keras_line": backend.keras_line(),
+            "input_shape": list(shape),
+            "input_convention": "RGB float32 in the model's own input range (keras_mobile models: [0, 255])",
+            "samples": int(len(sample_inputs)),
+            "float_top1_classes": int(len(np.unique(reference.reshape(len(reference), -1).argmax(-1)))),
+            "formats": {name: dataclasses.asdict(result) for name, result in results.items()},
+        }
+        with open(os.path.join(staging, REPORT), "w") as f:
+            json.dump(report, f, indent=2)
+        _commit(staging, directory, [ARTIFACTS[name] for name in formats] + [REPORT])
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
+
+
+def _check_formats(formats):
+    if isinstance(formats, str):
+        formats = [f for f in formats.split(",") if f]
+    formats = list(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats={formats!r} is not supported; accepted values: a non-empty subset of {list(FORMATS)}.")
+    return formats
+
+
+def _size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+
+
+def _commit(staging, directory, names):
+    """Move verified artifacts from ``staging`` into ``directory``; the report goes last."""
+    if not os.path.exists(directory):
+        os.rename(staging, directory)  # one atomic rename
+        return
+    for name in names:
+        source, target = os.path.join(staging, name), os.path.join(directory, name)
+        if os.path.isdir(source):
+            old = None
+            if os.path.exists(target):
+                old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=directory)
+                os.rename(target, os.path.join(old, name))
+            os.rename(source, target)
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(source, target)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- CLI
+def format_report(report):
+    lines = [
+        f"model {report['model']} ({report['keras_line']}), input {tuple(report['input_shape'])}, "
+        f"{report['samples']} sample images, {report['float_top1_classes']} distinct Keras top-1 classes",
+        f"{'format':22} {'runtime':15} {'size':>10} {'max|diff|':>10} {'top-1':>6} {'s':>6}  ops",
+    ]
+    for name, entry in report["formats"].items():
+        ops = ",".join(entry["tflite"]["ops"]) if entry.get("tflite") else ""
+        lines.append(
+            f"{name:22} {entry['runtime']:15} {entry['bytes'] / 1e6:>9.2f}M {entry['max_abs_diff']:>10.2e} "
+            f"{entry['top1_agreement']:>6.3f} {entry['seconds']:>6.1f}  {ops}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    import argparse
+
+    from keras_mobile.registry import create_model, model_info
+
+    parser = argparse.ArgumentParser(prog="python -m keras_mobile.export", description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="a registered model name (see keras_mobile.list_models())")
+    parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--resolution", type=int, help="input resolution (default: the model's default)")
+    parser.add_argument("--weights", help="a local weights file (default: random weights, BN calibrated on sample images)")
+    parser.add_argument("--classes", type=int, help="override the number of classes")
+    parser.add_argument("--int8-io", default="int8", choices=tflite.IO_DTYPES, help="full-integer input/output type")
+    parser.add_argument("--calibration-images", type=int, default=32, help="random representative images for int8")
+    args = parser.parse_args(argv)
+    try:
+        info = model_info(args.name)
+        resolution = args.resolution or info.default_resolution
+        shape = (resolution, resolution, 3)
+        overrides = {"input_shape": shape}
+        if args.classes:
+            overrides["classes"] = args.classes
+        if args.weights:
+            overrides["weights"] = args.weights
+        model = create_model(args.name, **overrides)
+        representative = sample_images(shape, args.calibration_images, seed=1)
+        if not args.weights:
+            print(
+                "random weights: BatchNorm scales set to 0.6 and statistics calibrated on the representative "
+                "images, so the parity checks compare a stable network (pass --weights for a trained one)",
+                file=sys.stderr,
+            )
+            calibrate_batchnorm(model, representative, gamma=0.6)
+        report = export(model, args.out, args.formats, representative_data=representative, int8_io=args.int8_io)
+    except (ValueError, ExportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(format_report(report))
+    print(f"written to {os.path.abspath(args.out)} (report: {REPORT})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The latency benchmark runs end to end on a small model; its target ratios are computed right."""
+
+import json
+
+from keras_mobile import benchmark
+
+
+def test_benchmark_end_to_end(tmp_path, capsys):
+    plot, results = tmp_path / "latency.png", tmp_path / "results.json"
+    argv = ["mobilenetv2_035", "--resolution", "64", "--threads", "1", "--precision", "fp32,int8",
+            "--runs", "3", "--warmup", "1", "--plot", str(plot), "--json", str(results)]
+    assert benchmark.main(argv) == 0
+    table = capsys.readouterr().out
+    assert "mobilenetv2_035" in table and benchmark.REFERENCE in table
+    rows = json.loads(results.read_text())["results"]
+    assert {(r["model"], r["precision"]) for r in rows} == {
+        (m, p) for m in ("mobilenetv2_035", benchmark.REFERENCE, benchmark.RAW_BASELINE) for p in ("fp32", "int8")
+    }
+    # Like for like: the reference and our model without in-graph rescaling have the same ops and MACs.
+    by_name = {(r["model"], r["precision"]): r for r in rows}
+    raw, ref = by_name[(benchmark.RAW_BASELINE, "fp32")], by_name[(benchmark.REFERENCE, "fp32")]
+    assert raw["ops"] == ref["ops"] and raw["mult_adds"] == ref["mult_adds"] and raw["params"] == ref["params"]
+    assert "MUL" in by_name[("mobilenetv2_035", "fp32")]["ops"] and "MUL" not in raw["ops"]
+    for row in rows:
+        assert row["xnnpack"] and row["runs"] == 3 and row["median_ms"] > 0
+        assert row["p25_ms"] <= row["median_ms"] <= row["p75_ms"]
+        assert row["ms_per_gmac"] == row["median_ms"] / (row["mult_adds"] / 1e9)
+        assert not [op for op in row["ops"] if op.startswith("Flex")]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_op_patterns_run(capsys):
+    assert benchmark.main(["--ops", "--ops-size", "8x24", "--threads", "1", "--precision", "fp32", "--runs", "2", "--warmup", "1"]) == 0
+    table = capsys.readouterr().out
+    for label in ("mixed depthwise 3/5/7 (MixNet)", "channel shuffle, 2 groups", "hard-swish", "squeeze-excite (1/4)"):
+        assert label in table
+    assert benchmark.main(["--ops", "--ops-size", "28"]) == 1
+    assert "--ops-size '28'" in capsys.readouterr().err
+
+
+def test_target_ratios():
+    def row(model, precision, threads, ms, macs=1e9):
+        return {"model": model, "precision": precision, "threads": threads, "median_ms": ms,
+                "ms_per_gmac": ms / (macs / 1e9)}
+
+    results = [
+        row("mobilenetv2_100", "fp32", 1, 10.0), row("mobilenetv2_100", "int8", 1, 5.0),
+        row(benchmark.REFERENCE, "fp32", 1, 10.0 / 1.02), row("xception", "fp32", 1, 60.0, macs=20e9),
+        row(benchmark.RAW_BASELINE, "fp32", 1, 9.0 / 1.02),
+    ]
+    ratios = benchmark.targets(results)
+    assert abs(ratios["reference_ratio"][1] - 0.9) < 1e-9
+    assert abs(ratios["reference_ratio_with_preprocessing"][1] - 1.02) < 1e-9
+    assert set(ratios["ms_per_gmac_vs_mobilenetv2"]) == {"xception"}
+    assert ratios["int8_ratio"][1] == 0.5
+    assert ratios["ms_per_gmac_vs_mobilenetv2"]["xception"] == 0.3
+    assert "MISSED" not in benchmark.format_table([], ratios)
