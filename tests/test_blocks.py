@@ -29,6 +29,17 @@ def test_hard_sigmoid_and_hard_swish_match_their_formulas():
     assert {type(l).__name__ for l in model.layers[1:]} == {"Rescaling", "ReLU", "Multiply"}
 
 
+def test_hard_swish_converts_to_one_tflite_op():
+    """The literal relu6(x + 3) / 6 form is what the TFLite converter fuses into HARD_SWISH."""
+    pytest.importorskip("tensorflow")
+    from keras_mobile import tflite
+
+    inputs = keras.Input((8, 8, 4), batch_size=1)
+    model = keras.Model(inputs, activation(inputs, "hard_swish", "hw"))
+    content = tflite.convert(tflite.frozen_function(model, (8, 8, 4)), "fp32")
+    assert tflite.graph_facts(content)["ops"] == ["HARD_SWISH"]
+
+
 def test_unknown_activation_is_rejected():
     with pytest.raises(ValueError, match="activation must be one of"):
         activation(keras.Input((4, 4, 2)), "gelu6", "x")
@@ -111,7 +122,7 @@ def test_inverted_residual_layer_names_follow_the_scheme():
     inputs = keras.Input((16, 16, 24))
     outputs = inverted_residual(inputs, 24, 144, 5, 1, "hard_swish", se_channels=40, se_gate="hard_sigmoid", style=TF_STYLE, name="stage2_block1")
     names = [layer.name for layer in keras.Model(inputs, outputs).layers[1:]]
-    assert names[:3] == ["stage2_block1_expand_conv", "stage2_block1_expand_bn", "stage2_block1_expand_act_gate_affine"]
+    assert names[:3] == ["stage2_block1_expand_conv", "stage2_block1_expand_bn", "stage2_block1_expand_act_gate_shift"]
     assert "stage2_block1_dw_conv" in names and "stage2_block1_se_mul" in names
     assert names[-3:] == ["stage2_block1_project_conv", "stage2_block1_project_bn", "stage2_block1_add"]
     assert all(name.startswith("stage2_block1_") for name in names)
