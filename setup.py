@@ -5,6 +5,10 @@ from setuptools import find_packages, setup
 
 TENSORFLOW = ["tensorflow==2.21.*", "tf-keras==2.21.*"]
 # Export (SavedModel / TFLite / ONNX, each verified by its own runtime) and the latency benchmark.
+DATA = ["tensorflow-datasets==4.9.*", "importlib_resources>=6"]
+# The training harness (train_tpu) and compression (TF-MOT) run on tf_keras.
+TRAIN = DATA + ["pyyaml>=6", "absl-py>=1.4"]
+COMPRESSION = ["tensorflow-model-optimization==0.8.*"]
 EXPORT = ["ai-edge-litert==2.3.*", "tf2onnx==1.17.*", "onnx>=1.17", "onnxruntime>=1.20", "matplotlib>=3.8"]
 
 setup(
@@ -21,10 +25,14 @@ setup(
         "tensorflow": TENSORFLOW,
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.4"],
-        "data": TENSORFLOW + ["tensorflow-datasets==4.9.*", "importlib_resources>=6"],
+        "data": TENSORFLOW + DATA,
         "export": TENSORFLOW + EXPORT,
+        "train": TENSORFLOW + TRAIN + EXPORT,
+        "compression": TENSORFLOW + TRAIN + EXPORT + COMPRESSION,
         "dev": TENSORFLOW
         + EXPORT
+        + TRAIN
+        + COMPRESSION
         + [
             "keras==3.15.1",
             "jax==0.10.2",

@@ -7,7 +7,7 @@ the variant's default resolution (224 px; 299 for Xception) with 1000 classes.
 
 import pytest
 
-from conftest import ALL_MODELS
+from conftest import ALL_MODELS, LEGACY, one_per_family
 from keras_mobile.profile import mult_adds, trainable_params
 from keras_mobile.registry import create_model, model_info
 
@@ -95,7 +95,8 @@ def test_every_headline_model_is_registered():
     assert set(HEADLINE) <= set(ALL_MODELS)
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
+# Every variant on Keras 3; one per family on tf_keras (the same builders; the line only changes the layers' class).
+@pytest.mark.parametrize("name", one_per_family() if LEGACY else ALL_MODELS)
 def test_params_and_mult_adds(name):
     info = model_info(name)
     resolution = info.default_resolution

@@ -1,0 +1,40 @@
+"""Compression on tf_keras through TF-MOT: pruning, QAT, pruning-preserving QAT, int8 PTQ.
+
+Run with ``TF_USE_LEGACY_KERAS=1`` set before importing keras_mobile; a Keras 3
+model gets a TypeError saying how to rebuild it on tf_keras. Importing this
+package does not import TF-MOT; the first function that needs it does, after
+the model check.
+
+    from keras_mobile import compression
+    qat = compression.quantize_model(model)                       # every registered family
+    int8 = compression.convert_qat(qat)                           # bytes, full-integer, builtin ops
+    pruned = compression.prune_model(model, 0.5, end_step=n)      # or m_by_n=(2, 4)
+    stripped = compression.strip_pruning(pruned)
+    pqat = compression.quantize_model(stripped, scheme="prune_preserve")
+    baseline = compression.ptq_int8(model, calibration_images)
+"""
+
+from keras_mobile.compression._require import TFMOT_PIN, require_tf_keras  # noqa: F401
+from keras_mobile.compression.pruning import (  # noqa: F401
+    PRUNABLE,
+    SCHEDULES,
+    check_m_by_n,
+    format_sparsity_report,
+    gzip_size,
+    prune_model,
+    pruning_callbacks,
+    sparsity_report,
+    strip_pruning,
+    tflite_weight_sparsity,
+    total_sparsity,
+)
+from keras_mobile.compression.ptq import convert_int8, ptq_int8  # noqa: F401
+from keras_mobile.compression.qat import (  # noqa: F401
+    SCHEMES,
+    check_full_integer,
+    convert_qat,
+    is_quantized,
+    quantize_annotate,
+    quantize_model,
+    quantize_scope,
+)

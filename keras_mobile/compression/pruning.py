@@ -1,0 +1,270 @@
+"""Magnitude pruning (polynomial-decay or constant schedule) and m-by-n (2:4) structured sparsity.
+
+    pruned = compression.prune_model(model, target_sparsity=0.5, end_step=steps)   # or m_by_n=(2, 4)
+    pruned.compile(...); pruned.fit(..., callbacks=compression.pruning_callbacks())
+    plain = compression.strip_pruning(pruned)        # stock layers again, zeros in the kernels
+    print(compression.format_sparsity_report(compression.sparsity_report(plain)))
+
+Prunable layers: Conv2D (grouped too), DepthwiseConv2D, SeparableConv2D (depthwise
+and pointwise kernels) and Dense; biases, BatchNorm and everything else stay
+dense. TF-MOT's own registry skips DepthwiseConv2D (and SeparableConv2D's
+depthwise kernel); keras_mobile makes them prunable too, since depthwise kernels
+are a large share of a mobile net's parameters at small widths.
+
+m-by-n sparsity (TF-MOT's ``sparsity_m_by_n``): in every group of ``n``
+consecutive weights along the input-channel axis (TFLite's innermost axis) at
+most ``n - m`` are non-zero. For a depthwise kernel the groups run along the
+channel axis at each tap. A layer whose input-channel count is not a multiple
+of ``n`` (e.g. the 3-channel stem) gets the pattern on its last, shorter group,
+hence less than ``m / n`` sparsity there.
+"""
+
+import gzip
+import os
+
+import numpy as np
+
+from keras_mobile.compression._require import (
+    check_choice,
+    check_fraction,
+    check_int,
+    import_tfmot,
+    require_tf_keras,
+)
+
+SCHEDULES = ("polynomial_decay", "constant")
+PRUNABLE = {
+    "Conv2D": ("kernel",),
+    "DepthwiseConv2D": ("depthwise_kernel",),
+    "SeparableConv2D": ("depthwise_kernel", "pointwise_kernel"),
+    "Dense": ("kernel",),
+}
+_WRAPPERS = ("PruneLowMagnitude", "QuantizeWrapper", "QuantizeWrapperV2", "QuantizeAnnotate")
+
+
+def check_m_by_n(m_by_n):
+    """``(m, n)`` as two ints with ``1 <= m < n``, e.g. ``(2, 4)``; ValueError otherwise."""
+    ok = isinstance(m_by_n, (tuple, list)) and len(m_by_n) == 2
+    ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in m_by_n)
+    if not ok or not 1 <= m_by_n[0] < m_by_n[1]:
+        raise ValueError(
+            f"m_by_n={m_by_n!r} is not supported; accepted values: None or a pair of ints (m, n) with 1 <= m < n "
+            "(m zeros in every n consecutive weights), e.g. (2, 4)."
+        )
+    return (int(m_by_n[0]), int(m_by_n[1]))
+
+
+def _unwrap(layer):
+    while type(layer).__name__ in _WRAPPERS and hasattr(layer, "layer"):
+        layer = layer.layer
+    return layer
+
+
+def _prunable_weight_names(layer):
+    return PRUNABLE.get(type(layer).__name__, ())
+
+
+def prune_model(
+    model,
+    target_sparsity=None,
+    *,
+    m_by_n=None,
+    schedule="polynomial_decay",
+    initial_sparsity=0.0,
+    begin_step=0,
+    end_step=1000,
+    frequency=100,
+    skip_layers=(),
+):
+    """``model`` with TF-MOT ``PruneLowMagnitude`` wrappers on every prunable layer (weights shared).
+
+    target_sparsity: the final fraction of zeros in each prunable kernel, in (0, 1).
+    m_by_n: instead of ``target_sparsity``, structured sparsity, e.g. ``(2, 4)``.
+    schedule: ``"polynomial_decay"`` (TF-MOT's PolynomialDecay, power 3, from
+        ``initial_sparsity`` at ``begin_step`` to ``target_sparsity`` at ``end_step``)
+        or ``"constant"`` (``target_sparsity`` from ``begin_step`` on).
+        With ``m_by_n`` the mask is the m-by-n one at every update.
+    frequency: steps between mask updates.
+    skip_layers: names of layers to leave dense.
+
+    Train with ``pruning_callbacks()``; ``strip_pruning`` afterwards.
+    """
+    require_tf_keras(model, "prune_model")
+    if (target_sparsity is None) == (m_by_n is None):
+        raise ValueError(
+            f"prune_model: pass exactly one of target_sparsity (a number in (0, 1)) and m_by_n (e.g. (2, 4)); "
+            f"got target_sparsity={target_sparsity!r}, m_by_n={m_by_n!r}."
+        )
+    if m_by_n is not None:
+        m_by_n = check_m_by_n(m_by_n)
+    else:
+        target_sparsity = check_fraction("target_sparsity", target_sparsity)
+    check_choice("schedule", schedule, SCHEDULES)
+    initial_sparsity = check_fraction("initial_sparsity", initial_sparsity, low_open=False)
+    begin_step = check_int("begin_step", begin_step, 0)
+    end_step = check_int("end_step", end_step, begin_step + 1)
+    frequency = check_int("frequency", frequency, 1)
+    if target_sparsity is not None and schedule == "polynomial_decay" and initial_sparsity >= target_sparsity:
+        raise ValueError(
+            f"initial_sparsity={initial_sparsity!r} is not supported; accepted values: a number in [0, "
+            f"target_sparsity={target_sparsity}) for the polynomial_decay schedule."
+        )
+    if isinstance(skip_layers, str) or not all(isinstance(n, str) for n in skip_layers):
+        raise ValueError(f"skip_layers={skip_layers!r} is not supported; accepted values: a list of layer names.")
+    unknown = sorted(set(skip_layers) - {layer.name for layer in model.layers})
+    if unknown:
+        raise ValueError(f"skip_layers names layers that model '{model.name}' does not have: {unknown}.")
+
+    tfmot = import_tfmot()
+    import tf_keras
+
+    sparsity = tfmot.sparsity.keras
+    if m_by_n is not None or schedule == "constant":
+        pruning_schedule = sparsity.ConstantSparsity(
+            target_sparsity if target_sparsity is not None else m_by_n[0] / m_by_n[1],
+            begin_step=begin_step,
+            end_step=end_step if schedule == "polynomial_decay" else -1,
+            frequency=frequency,
+        )
+    else:
+        pruning_schedule = sparsity.PolynomialDecay(
+            initial_sparsity, target_sparsity, begin_step, end_step, power=3, frequency=frequency
+        )
+    skip = set(skip_layers)
+
+    def wrap(layer):
+        names = _prunable_weight_names(layer)
+        if not names or layer.name in skip:
+            return layer
+        if type(layer).__name__ in ("DepthwiseConv2D", "SeparableConv2D"):
+            # TF-MOT's registry leaves these (partly) dense; name the kernels to prune explicitly.
+            layer.get_prunable_weights = lambda layer=layer, names=names: [getattr(layer, n) for n in names]
+        return sparsity.prune_low_magnitude(layer, pruning_schedule=pruning_schedule, sparsity_m_by_n=m_by_n)
+
+    with sparsity.prune_scope():
+        return tf_keras.models.clone_model(model, clone_function=wrap)
+
+
+def pruning_callbacks(log_dir=None):
+    """The Keras callbacks pruning needs in ``fit``: ``UpdatePruningStep`` (+ ``PruningSummaries``).
+
+    A custom training loop instead calls, per step, ``callback.on_train_batch_begin(step)``
+    after ``callback.set_model(model)`` and ``callback.on_train_begin()``.
+    """
+    tfmot = import_tfmot()
+    callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
+    if log_dir is not None:
+        callbacks.append(tfmot.sparsity.keras.PruningSummaries(log_dir=os.fspath(log_dir)))
+    return callbacks
+
+
+def strip_pruning(model):
+    """``model`` without pruning wrappers: stock layers whose kernels hold the zeros (masks applied)."""
+    require_tf_keras(model, "strip_pruning")
+    tfmot = import_tfmot()
+    for layer in model.layers:
+        if type(layer).__name__ == "PruneLowMagnitude":
+            for weight, mask, _ in layer.pruning_vars:
+                weight.assign(weight * mask)
+    stripped = tfmot.sparsity.keras.strip_pruning(model)
+    for layer in stripped.layers:
+        layer.__dict__.pop("get_prunable_weights", None)
+    return stripped
+
+
+def sparsity_report(model):
+    """Per prunable kernel: ``{"layer", "type", "weight", "shape", "params", "zeros", "sparsity"}``.
+
+    Works on float, pruned (wrapped), stripped and QAT models.
+    """
+    rows = []
+    for outer in model.layers:
+        layer = _unwrap(outer)
+        for name in _prunable_weight_names(layer):
+            value = np.asarray(getattr(layer, name).numpy())
+            zeros = int(np.sum(value == 0))
+            rows.append(
+                {
+                    "layer": layer.name,
+                    "type": type(layer).__name__,
+                    "weight": name,
+                    "shape": list(value.shape),
+                    "params": int(value.size),
+                    "zeros": zeros,
+                    "sparsity": zeros / max(1, value.size),
+                }
+            )
+    return rows
+
+
+def total_sparsity(report):
+    """Zeros / params over all rows of a ``sparsity_report`` (or ``tflite_weight_sparsity``)."""
+    params = sum(row["params"] for row in report)
+    return sum(row["zeros"] for row in report) / max(1, params)
+
+
+def format_sparsity_report(report):
+    """A markdown table of a ``sparsity_report``, with the total."""
+    lines = ["| layer | type | weight | params | zeros | sparsity |", "|---|---|---|---|---|---|"]
+    for row in report:
+        lines.append(
+            f"| {row['layer']} | {row['type']} | {row['weight']} | {row['params']:,} | {row['zeros']:,} | "
+            f"{row['sparsity']:.1%} |"
+        )
+    params = sum(row["params"] for row in report)
+    zeros = sum(row["zeros"] for row in report)
+    lines.append(f"| **total** | | | {params:,} | {zeros:,} | {total_sparsity(report):.1%} |")
+    return "\n".join(lines)
+
+
+def gzip_size(content):
+    """Bytes of ``content`` (bytes, or a file path) after gzip -9: the size that shows sparsity."""
+    if isinstance(content, (str, os.PathLike)):
+        with open(content, "rb") as f:
+            content = f.read()
+    return len(gzip.compress(bytes(content), compresslevel=9))
+
+
+def tflite_weight_sparsity(content):
+    """Zeros in the weight (filter) tensors of a TFLite model's CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ops.
+
+    Rows like ``sparsity_report`` (``layer`` is the tensor name, ``type`` the op).
+    Reads the flatbuffer directly, so int8 weights are counted as stored.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    opcodes = {i: code for i, code in enumerate(model.operatorCodes)}
+    names = {
+        3: "CONV_2D",
+        4: "DEPTHWISE_CONV_2D",
+        9: "FULLY_CONNECTED",
+    }
+    rows, seen = [], set()
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            code = opcodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            if builtin not in names or len(op.inputs) < 2 or op.inputs[1] in seen:
+                continue
+            seen.add(op.inputs[1])
+            tensor = subgraph.tensors[op.inputs[1]]
+            data = model.buffers[tensor.buffer].data
+            if data is None:
+                continue
+            dtype = {9: np.int8, 0: np.float32, 1: np.float16}.get(tensor.type, np.uint8)
+            values = np.frombuffer(bytes(data), dtype=dtype)
+            zeros = int(np.sum(values == 0))
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            rows.append(
+                {
+                    "layer": name,
+                    "type": names[builtin],
+                    "weight": "filter",
+                    "shape": list(tensor.shape),
+                    "params": int(values.size),
+                    "zeros": zeros,
+                    "sparsity": zeros / max(1, values.size),
+                }
+            )
+    return rows

@@ -1,0 +1,92 @@
+"""QAT wrapping and full-integer int8 TFLite (builtin ops, <= 4-D) for every registered family."""
+
+import numpy as np
+import pytest
+from conftest import random_images, small_resolution
+
+from keras_mobile import compression, tflite
+from keras_mobile.registry import create_model, list_models, model_info
+
+# The smallest variant of each family that still has the family's special blocks
+# (V3 with SE + hard-swish, ShuffleNetV1 with groups > 1, hence a channel shuffle).
+REPRESENTATIVES = {
+    "mixnet": "mixnet_s",
+    "mobilenetv1": "mobilenetv1_025",
+    "mobilenetv2": "mobilenetv2_035",
+    "mobilenetv3": "mobilenetv3_small_075",
+    "mobilenext": "mobilenext_035",
+    "rexnet": "rexnet_100",
+    "shufflenet_v1": "shufflenet_v1_g3_050",
+    "shufflenet_v2": "shufflenet_v2_x0_5",
+    "squeezenet": "squeezenet1_1",
+    "xception": "xception",
+}
+FAST = ("mobilenetv2_035", "mobilenetv3_small_075")
+
+
+def _families():
+    return sorted({model_info(name).family for name in list_models()})
+
+
+def test_every_family_has_a_representative():
+    assert sorted(REPRESENTATIVES) == _families()
+    for family, name in REPRESENTATIVES.items():
+        assert model_info(name).family == family
+
+
+def _qat_roundtrip(name):
+    resolution = max(32, small_resolution(name))
+    model = create_model(name, input_shape=(resolution, resolution, 3), classes=10)
+    qat = compression.quantize_model(model)
+    kinds = {type(layer).__name__ for layer in qat.layers}
+    assert kinds <= {"InputLayer", "QuantizeLayer", "QuantizeWrapperV2"}, kinds
+    images = random_images(resolution, batch=2)
+    expected = qat(images, training=False).numpy()
+    content = compression.convert_qat(qat)
+    facts = compression.check_full_integer(content)  # builtin ops, <= 4-D, no float tensor
+    assert facts["input_dtype"] == "int8" and facts["output_dtype"] == "int8"
+    assert facts["max_rank"] <= tflite.MAX_TENSOR_RANK
+    got = tflite.Runner(content)(images)
+    assert got.shape == expected.shape and np.all(np.isfinite(got))
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=0.05)  # a softmax survived
+    return facts
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_qat_int8_fast(name):
+    facts = _qat_roundtrip(name)
+    if name.startswith("mobilenetv3"):
+        assert "MUL" in facts["ops"]  # squeeze-excite and hard-swish stayed int8 MUL
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(REPRESENTATIVES.values()) - set(FAST)))
+def test_qat_int8_every_family(name):
+    facts = _qat_roundtrip(name)
+    if name.startswith("shufflenet"):
+        assert "TRANSPOSE" in facts["ops"]  # the channel shuffle
+
+
+def test_quantize_model_errors():
+    model = create_model("mobilenetv2_035", input_shape=(32, 32, 3), classes=10)
+    with pytest.raises(ValueError, match=r"scheme='int4'.*accepted values: \['default_8bit', 'prune_preserve'\]"):
+        compression.quantize_model(model, scheme="int4")
+    with pytest.raises(ValueError, match="quantize_configs"):
+        compression.quantize_model(model, quantize_configs=["Multiply"])
+    with pytest.raises(ValueError, match="has no quantize wrappers"):
+        compression.convert_qat(model)
+    with pytest.raises(ValueError, match="io_dtype='int16'"):
+        compression.convert_qat(compression.quantize_model(model), io_dtype="int16")
+
+
+def test_unknown_custom_layer_is_named():
+    import tf_keras
+
+    class Odd(tf_keras.layers.Layer):
+        def call(self, x):
+            return x * 2.0
+
+    inputs = tf_keras.Input((8, 8, 3))
+    model = tf_keras.Model(inputs, Odd(name="odd")(tf_keras.layers.Conv2D(4, 1)(inputs)))
+    with pytest.raises(ValueError, match=r"odd \(Odd\).*quantize_configs"):
+        compression.quantize_model(model)

@@ -1,0 +1,94 @@
+"""``python -m train_tpu [flags]``: flags -> config -> run. With no flags: the laptop default.
+
+    python -m train_tpu                                              # default dataset, a few minutes on CPU
+    python -m train_tpu --experiment=mixnet_s_imagenet --tpu=local --data_dir=gs://b/tfds --model_dir=gs://b/run1
+    python -m train_tpu --config_file=my.yaml --set optimizer.lr=0.1 --set train.epochs=3
+    python -m train_tpu --flagfile=run.flags
+    python -m train_tpu --list_experiments
+
+Resolution order: defaults -> --experiment preset -> --config_file -> the flags below -> --set overrides.
+"""
+
+import train_tpu  # noqa: F401  (selects tf_keras before anything else loads Keras)
+
+from absl import app
+from absl import flags
+
+# flag -> dotted config key (only flags given on the command line override the config)
+_FLAG_KEYS = {
+    "model": "model.name",
+    "alpha": "model.alpha",
+    "resolution": "model.resolution",
+    "dataset": "data.dataset",
+    "data_dir": "data.data_dir",
+    "batch_size": "train.batch_size",
+    "epochs": "train.epochs",
+    "train_steps": "train.train_steps",
+    "teacher": "distill.teacher",
+    "teacher_weights": "distill.teacher_weights",
+    "tpu": "runtime.tpu",
+    "strategy": "runtime.strategy",
+    "mixed_precision": "runtime.mixed_precision",
+    "xla": "runtime.xla",
+    "steps_per_execution": "train.steps_per_execution",
+    "deterministic": "train.deterministic",
+    "seed": "train.seed",
+}
+
+flags.DEFINE_string("experiment", "default", "Named preset (--list_experiments).")
+flags.DEFINE_string("config_file", None, "YAML file of config values on top of the preset.")
+flags.DEFINE_multi_string("set", [], "Dotted override, e.g. --set optimizer.lr=0.1 (repeatable; last wins).")
+flags.DEFINE_string("model_dir", None, "Checkpoints, TensorBoard, config.yaml, summary.json, export/.")
+flags.DEFINE_enum("mode", None, ["train", "eval", "train_and_eval"], "What to run (default: the config's).")
+flags.DEFINE_bool("list_experiments", False, "Print the presets and exit.")
+flags.DEFINE_string("model", None, "Registered model name (keras_mobile.list_models()).")
+flags.DEFINE_float("alpha", None, "Width multiplier override (alias: --width).")
+flags.DEFINE_alias("width", "alpha")
+flags.DEFINE_integer("resolution", None, "Input side in pixels.")
+flags.DEFINE_string("dataset", None, "Registered dataset (tfds_configs.list_datasets()).")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
+flags.DEFINE_integer("batch_size", None, "Global batch size (all replicas).")
+flags.DEFINE_float("epochs", None, "Training epochs.")
+flags.DEFINE_integer("train_steps", None, "Training steps (overrides --epochs).")
+flags.DEFINE_string("teacher", None, "Distillation teacher: registered name (+ --teacher_weights) or saved model path.")
+flags.DEFINE_string("teacher_weights", None, "Weights file of a registered teacher.")
+flags.DEFINE_string("tpu", None, "TPU name, 'local' or grpc://host:port.")
+flags.DEFINE_string("strategy", None, "auto|tpu|mirrored|multi_worker|one_device|default.")
+flags.DEFINE_string("mixed_precision", None, "auto|float32|bfloat16|float16.")
+flags.DEFINE_bool("xla", None, "XLA-compile the forward/backward pass.")
+flags.DEFINE_integer("steps_per_execution", None, "Steps per tf.function call.")
+flags.DEFINE_bool("deterministic", None, "Op determinism + deterministic input pipeline.")
+flags.DEFINE_integer("seed", None, "Random seed.")
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags():
+    from train_tpu import config as config_lib
+
+    overrides = [f"{key}={_yaml(FLAGS[name].value)}" for name, key in _FLAG_KEYS.items() if FLAGS[name].present]
+    overrides += list(FLAGS.set)
+    return config_lib.resolve_config(FLAGS.experiment, FLAGS.config_file, overrides,
+                                     model_dir=FLAGS.model_dir, mode=FLAGS.mode)
+
+
+def _yaml(value):
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if FLAGS.list_experiments:
+        from train_tpu import experiments
+
+        for name in experiments.list_experiments():
+            print(f"{name}: {experiments.get_experiment(name).description}")
+        return
+    train_tpu.run(config_from_flags())
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,496 @@
+"""The training loop: tf.distribute custom loop with EMA, distillation, NaN guard, resume.
+
+One `Trainer` holds the strategy, the model (built in ``strategy.scope()``),
+its EMA copy, the optimizer, an optional frozen teacher and the checkpoint.
+A training "execution" is one `tf.function` call that runs up to
+``steps_per_execution`` steps in a ``tf.range`` loop of ``strategy.run``.
+
+Loss scaling under distribution: each replica computes
+``sum(per-example loss) / global_batch`` (+ regulariser / num_replicas), so the
+gradients the optimizer sums over replicas are those of the global-batch mean.
+
+Input-pipeline state: epoch ``e`` reads the training split with seed
+``seed * 10007 + e`` (deterministic shuffles and augmentation per epoch); a
+resumed run re-creates the epoch of its saved step and skips the batches that
+were already consumed, so finished epochs (and finished steps) are never
+repeated. In ``train.deterministic`` mode the batches are bit-identical, and a
+killed-and-resumed run ends with the same weights as an uninterrupted one
+(with ``model.dropout_rate=0``: tf_keras dropout draws from op-level random state that
+checkpoints do not hold, so resumed dropout masks differ).
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import tfds_configs
+import keras_mobile
+from keras_mobile.registry import list_models
+from train_tpu import checkpoints as ckpt_lib
+from train_tpu import config as config_lib
+from train_tpu import keras
+from train_tpu import optimizers as opt_lib
+from train_tpu import strategy as strategy_lib
+
+
+def scalar(name, value):
+    """A TensorBoard scalar via core ``tf.summary.write`` (no tensorboard package needed to write it)."""
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    tf.summary.write(name, tf.constant(value, tf.float32), metadata=metadata.SerializeToString())
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN / Inf loss or weights; the last good checkpoint is kept."""
+
+
+# --------------------------------------------------------------------------- models
+def build_model(config, num_classes, resolution, *, classifier_activation=None, sync_batch_norm=None, name=None):
+    """The configured keras_mobile model (logits by default)."""
+    m = config.model
+    kwargs = {
+        "input_shape": (resolution, resolution, 3),
+        "classes": num_classes,
+        "classifier_activation": classifier_activation,
+        "include_preprocessing": config.data.normalization == "raw",
+    }
+    if m.dropout_rate is not None:
+        kwargs["dropout_rate"] = m.dropout_rate
+    if m.alpha is not None:
+        kwargs["alpha"] = m.alpha
+    if m.weights:
+        kwargs["weights"] = m.weights
+    if name:
+        kwargs["name"] = name
+    try:
+        model = keras_mobile.create_model(m.name, **kwargs)
+    except TypeError as error:
+        if m.alpha is not None and "alpha" in str(error):
+            raise ValueError(
+                f"config key 'model.alpha' is not accepted by model {m.name!r} (its builder has no alpha argument); "
+                "pick a registered width instead (train_tpu lists them with keras_mobile.list_models())."
+            ) from None
+        raise
+    synchronized = m.sync_batch_norm if sync_batch_norm is None else sync_batch_norm
+    if synchronized or m.bn_momentum is not None:
+        model = _rewrite_batch_norm(model, synchronized, m.bn_momentum)
+    return model
+
+
+def _rewrite_batch_norm(model, synchronized, momentum):
+    """The same functional model and weights with BatchNormalization(synchronized=..., momentum=...)."""
+    model_config = model.get_config()
+    for layer in model_config["layers"]:
+        if layer["class_name"] == "BatchNormalization":
+            if synchronized:
+                layer["config"]["synchronized"] = True
+            if momentum is not None:
+                layer["config"]["momentum"] = momentum
+    clone = keras.Model.from_config(model_config)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def load_teacher(distill, num_classes, resolution, include_preprocessing):
+    """The frozen teacher: a registered model with a weights file, or a saved model path (logits out)."""
+    name = distill.teacher
+    if name in list_models():
+        if not distill.teacher_weights:
+            raise ValueError(
+                f"config key 'distill.teacher_weights' is empty; a registered teacher ({name!r}) needs a weights "
+                "file (an untrained teacher teaches nothing)."
+            )
+        teacher = keras_mobile.create_model(
+            name, input_shape=(resolution, resolution, 3), classes=num_classes, classifier_activation=None,
+            include_preprocessing=include_preprocessing, weights=distill.teacher_weights, name="teacher",
+        )
+    elif tf.io.gfile.exists(name):
+        teacher = keras.models.load_model(name, compile=False)
+    else:
+        raise ValueError(
+            f"config key 'distill.teacher' is {name!r}: neither a registered model name nor an existing "
+            ".keras / .h5 / SavedModel path."
+        )
+    teacher.trainable = False
+    return teacher
+
+
+def distillation_loss(student_logits, teacher_logits, temperature):
+    """Per-example T^2 * KL(softmax(teacher / T) || softmax(student / T)) (Hinton et al. 2015)."""
+    t = temperature
+    teacher_log_probs = tf.nn.log_softmax(teacher_logits / t, axis=-1)
+    student_log_probs = tf.nn.log_softmax(student_logits / t, axis=-1)
+    kl = tf.reduce_sum(tf.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
+    return kl * (t * t)
+
+
+# --------------------------------------------------------------------------- trainer
+class Trainer:
+    def __init__(self, config, strategy=None, source=None):
+        self.config = config
+        self.strategy = strategy or strategy_lib.create_strategy(config.runtime)
+        self.is_chief, task_type, task_id = strategy_lib.task_info(self.strategy)
+        self.precision = strategy_lib.compute_dtype(config.runtime, self.strategy)
+        strategy_lib.set_precision(self.precision)
+        self.source = source or tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir)
+        dataset = self.source.config
+        self.num_classes = dataset.num_classes
+        self.resolution = config.model.resolution or dataset.train_resolution
+        self.global_batch = config.train.batch_size
+        replicas = self.strategy.num_replicas_in_sync
+        if self.global_batch % replicas:
+            raise ValueError(
+                f"config key 'train.batch_size' is {self.global_batch}; it must be divisible by the "
+                f"{replicas} replicas in sync."
+            )
+        self.num_train_examples = self.source.num_examples(dataset.train_split)
+        self.steps_per_epoch = max(self.num_train_examples // self.global_batch, 1)
+        t = config.train
+        self.total_steps = t.train_steps or max(int(math.ceil(t.epochs * self.steps_per_epoch)), 1)
+        self.one_hot = bool(config.data.mixup_alpha or config.data.cutmix_alpha)
+        tf.random.set_seed(t.seed)
+        keras.utils.set_random_seed(t.seed)
+
+        with self.strategy.scope():
+            self.model = build_model(config, self.num_classes, self.resolution)
+            self.ema_model = None
+            if t.ema_decay:
+                self.ema_model = build_model(config, self.num_classes, self.resolution, name="ema")
+                self.ema_model.set_weights(self.model.get_weights())
+            self.teacher = None
+            if config.distill.teacher:
+                self.teacher = load_teacher(config.distill, self.num_classes, self.resolution,
+                                            config.data.normalization == "raw")
+            self.schedule = opt_lib.create_schedule(config, self.steps_per_epoch, self.total_steps)
+            self.optimizer = opt_lib.create_optimizer(config, self.schedule)
+            self.base_optimizer = self.optimizer
+            if self.precision == "float16":
+                self.optimizer = keras.mixed_precision.LossScaleOptimizer(self.optimizer)
+            self.base_optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.l2_vars = []
+        if config.optimizer.weight_decay and config.optimizer.weight_decay_mode == "l2":
+            self.l2_vars = opt_lib.l2_variables(self.model, config.optimizer.decay_depthwise)
+        objects = {"model": self.model, "optimizer": self.optimizer, "step": self.step}
+        if self.ema_model is not None:
+            objects["ema_model"] = self.ema_model
+        self.checkpoint = tf.train.Checkpoint(**objects)
+        self.saver = ckpt_lib.CheckpointSaver(
+            self.checkpoint, config.model_dir, self.step, keep=t.keep_checkpoints, is_chief=self.is_chief,
+            task_type=task_type, task_id=task_id,
+        )
+        self._train_fn = None
+        self._eval_fns = {}
+        self.history = []
+
+    # ----------------------------------------------------------------- data
+    def train_dataset(self, epoch, skip_steps=0):
+        c = self.config
+
+        def dataset_fn(context):
+            ds = tfds_configs.train_input(
+                self.source, global_batch_size=self.global_batch, image_size=self.resolution,
+                input_context=context, normalization=c.data.normalization, one_hot=self.one_hot,
+                randaugment_num_ops=c.data.randaugment_num_ops, randaugment_factor=c.data.randaugment_factor,
+                mixup_alpha=c.data.mixup_alpha, cutmix_alpha=c.data.cutmix_alpha,
+                seed=c.train.seed * 10007 + epoch, deterministic=c.train.deterministic,
+                shuffle_buffer_size=c.data.shuffle_buffer_size,
+            )
+            if skip_steps:
+                local_replicas = context.num_replicas_in_sync // context.num_input_pipelines
+                ds = ds.skip(skip_steps * local_replicas)
+            return ds
+
+        return self.strategy.distribute_datasets_from_function(dataset_fn)
+
+    def eval_dataset(self):
+        c = self.config
+        drop = strategy_lib.is_tpu(self.strategy)  # TPU needs static shapes; the remainder is left out
+
+        def dataset_fn(context):
+            return tfds_configs.eval_input(
+                self.source, global_batch_size=c.data.eval_batch_size or self.global_batch,
+                image_size=self.resolution, input_context=context, normalization=c.data.normalization,
+                drop_remainder=drop, cache=c.data.cache_eval,
+            )
+
+        return self.strategy.distribute_datasets_from_function(dataset_fn)
+
+    # ----------------------------------------------------------------- steps
+    def _replica_step(self, images, labels):
+        c = self.config
+        replicas = self.strategy.num_replicas_in_sync
+        trainable = self.model.trainable_variables
+
+        def forward():
+            with tf.GradientTape() as tape:
+                logits = tf.cast(self.model(images, training=True), tf.float32)
+                targets = labels if self.one_hot else tf.one_hot(labels, self.num_classes, dtype=tf.float32)
+                if c.train.label_smoothing:
+                    targets = targets * (1.0 - c.train.label_smoothing) + c.train.label_smoothing / self.num_classes
+                per_example = tf.nn.softmax_cross_entropy_with_logits(targets, logits)
+                if self.teacher is not None:
+                    teacher_logits = tf.stop_gradient(tf.cast(self.teacher(images, training=False), tf.float32))
+                    w = c.distill.loss_weight
+                    per_example = (1.0 - w) * per_example + w * distillation_loss(
+                        logits, teacher_logits, c.distill.temperature)
+                loss = tf.reduce_sum(per_example) / self.global_batch
+                if self.l2_vars:
+                    l2 = tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in self.l2_vars])
+                    loss += c.optimizer.weight_decay * l2 / replicas
+                if self.model.losses:
+                    loss += tf.add_n([tf.cast(x, tf.float32) for x in self.model.losses]) / replicas
+                scaled = self.optimizer.get_scaled_loss(loss) if self.precision == "float16" else loss
+            grads = tape.gradient(scaled, trainable)
+            if self.precision == "float16":
+                grads = self.optimizer.get_unscaled_gradients(grads)
+            return loss, grads, logits
+
+        if c.runtime.xla and not strategy_lib.is_tpu(self.strategy):
+            forward = tf.function(forward, jit_compile=True)
+        loss, grads, logits = forward()
+        self.optimizer.apply_gradients(zip(grads, trainable))
+        hard = tf.argmax(labels, -1, output_type=tf.int32) if self.one_hot else tf.cast(labels, tf.int32)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), hard), tf.float32))
+        return loss, correct
+
+    def _update_ema(self):
+        decay = tf.minimum(
+            tf.constant(self.config.train.ema_decay, tf.float32),
+            (1.0 + tf.cast(self.step, tf.float32)) / (10.0 + tf.cast(self.step, tf.float32)),
+        )
+
+        def update(ema_var, var):
+            return ema_var.assign(decay * ema_var + (1.0 - decay) * tf.cast(var, ema_var.dtype))
+
+        for ema_var, var in zip(self.ema_model.weights, self.model.weights):
+            self.strategy.extended.update(ema_var, update, args=(var,), group=False)
+
+    def _make_train_fn(self):
+        strategy = self.strategy
+        sum_ = tf.distribute.ReduceOp.SUM
+
+        @tf.function
+        def train_steps(iterator, num_steps):
+            loss_sum = tf.constant(0.0)
+            correct_sum = tf.constant(0.0)
+            for _ in tf.range(num_steps):
+                images, labels = next(iterator)
+                loss, correct = strategy.run(self._replica_step, args=(images, labels))
+                loss_sum += strategy.reduce(sum_, loss, axis=None)
+                correct_sum += strategy.reduce(sum_, correct, axis=None)
+                if self.ema_model is not None:
+                    self._update_ema()
+                self.step.assign_add(1)
+            n = tf.cast(num_steps, tf.float32)
+            return loss_sum / n, correct_sum / (n * self.global_batch)
+
+        return train_steps
+
+    def _make_eval_fn(self, model):
+        strategy = self.strategy
+        sum_ = tf.distribute.ReduceOp.SUM
+        k = min(5, self.num_classes)
+
+        @tf.autograph.experimental.do_not_convert  # no Python control flow; avoids a closure-mismatch warning
+        def replica(images, labels):
+            logits = tf.cast(model(images, training=False), tf.float32)
+            labels = tf.cast(labels, tf.int32)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            top1 = tf.reduce_sum(tf.cast(tf.nn.in_top_k(labels, logits, 1), tf.float32))
+            topk = tf.reduce_sum(tf.cast(tf.nn.in_top_k(labels, logits, k), tf.float32))
+            count = tf.cast(tf.shape(labels)[0], tf.float32)
+            return tf.stack([loss, top1, topk, count])
+
+        @tf.function(reduce_retracing=True)
+        def eval_step(images, labels):
+            return strategy.reduce(sum_, strategy.run(replica, args=(images, labels)), axis=None)
+
+        return eval_step
+
+    # ----------------------------------------------------------------- public
+    def distribute(self, dataset):
+        """Split the global batches of ``dataset`` (images, labels) over the replicas, in order."""
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    def run_steps(self, iterator, num_steps=1):
+        """Run ``num_steps`` training steps from a distributed iterator; returns (mean loss, batch top-1)."""
+        if self._train_fn is None:
+            self._train_fn = self._make_train_fn()
+        loss, accuracy = self._train_fn(iterator, tf.constant(num_steps, tf.int32))
+        return float(loss), float(accuracy)
+
+    def restore(self):
+        """Restore the latest checkpoint in model_dir (if any); returns the step restored from."""
+        path = self.saver.restore_latest()
+        return int(self.step.numpy()) if path else 0
+
+    def weights_finite(self):
+        models = [self.model] + ([self.ema_model] if self.ema_model is not None else [])
+        return all(np.all(np.isfinite(w)) for m in models for w in m.get_weights())
+
+    def save(self):
+        step = int(self.step.numpy())
+        if not self.weights_finite():
+            raise NonFiniteLossError(
+                f"the weights became non-finite (NaN/Inf) by step {step}; not saving. The last good checkpoint "
+                f"({self.saver.latest}) is kept. Lower optimizer.lr, add warmup (schedule.warmup_epochs) or clipping "
+                "(optimizer.clipnorm), or use float32."
+            )
+        return self.saver.save(step)
+
+    def train(self, log=print):
+        """Train from the latest checkpoint (if any) to `total_steps`; returns a dict of train figures."""
+        c = self.config.train
+        start_step = self.restore()
+        step = start_step
+        if self._train_fn is None:
+            self._train_fn = self._make_train_fn()
+        writer = self._writer("train")
+        progbar = keras.utils.Progbar(self.total_steps, stateful_metrics=["loss", "top1", "lr", "img/s"],
+                                      verbose=1 if self.is_chief else 0, unit_name="step")
+        if start_step and self.is_chief:
+            log(f"Resuming from {self.saver.latest} at step {start_step} (epoch {start_step // self.steps_per_epoch}).")
+        ckpt_every = c.checkpoint_every_steps or self.steps_per_epoch
+        eval_every = c.eval_every_epochs * self.steps_per_epoch if c.eval_every_epochs else 0
+        images_seen, train_seconds, loss, accuracy = 0, 0.0, float("nan"), float("nan")
+        first_execution = True
+        while step < self.total_steps:
+            epoch, offset = divmod(step, self.steps_per_epoch)
+            iterator = iter(self.train_dataset(epoch, offset))
+            while offset < self.steps_per_epoch and step < self.total_steps:
+                n = min(c.steps_per_execution, self.steps_per_epoch - offset, self.total_steps - step,
+                        ckpt_every - step % ckpt_every)
+                if eval_every:
+                    n = min(n, eval_every - step % eval_every)
+                start = time.perf_counter()
+                loss_t, acc_t = self._train_fn(iterator, tf.constant(n, tf.int32))
+                loss, accuracy = float(loss_t), float(acc_t)
+                seconds = time.perf_counter() - start
+                step += n
+                offset += n
+                if not math.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"non-finite training loss ({loss}) at step {step} (epoch {epoch}); stopping. The last good "
+                        f"checkpoint ({self.saver.latest}) is kept and the same command resumes from it. Lower "
+                        "optimizer.lr, add warmup (schedule.warmup_epochs) or clipping (optimizer.clipnorm)."
+                    )
+                if not first_execution:  # the first execution includes tracing
+                    images_seen += n * self.global_batch
+                    train_seconds += seconds
+                first_execution = False
+                lr = float(self.schedule(self.base_optimizer.iterations))
+                rate = n * self.global_batch / seconds
+                with writer.as_default(step=step):
+                    scalar("loss", loss)
+                    scalar("top1", accuracy)
+                    scalar("learning_rate", lr)
+                    scalar("images_per_second", rate)
+                progbar.update(step, [("loss", loss), ("top1", accuracy), ("lr", lr), ("img/s", rate)])
+                if step % ckpt_every == 0 or step == self.total_steps:
+                    self.save()
+                if eval_every and step % eval_every == 0 and step < self.total_steps:
+                    metrics = self.evaluate()
+                    if self.is_chief:
+                        log(f"\nstep {step}: eval " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        writer.flush()
+        return {
+            "start_step": start_step,
+            "final_step": step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": step / self.steps_per_epoch,
+            "final_loss": loss,
+            "final_batch_top1": accuracy,
+            "images_per_second": images_seen / train_seconds if train_seconds else None,
+            "train_seconds": train_seconds,
+        }
+
+    def evaluate(self, use_ema=True):
+        """top-1 / top-5 / loss on the eval split (EMA weights when enabled and ``use_ema``)."""
+        model = self.ema_model if (use_ema and self.ema_model is not None) else self.model
+        key = id(model)
+        if key not in self._eval_fns:
+            self._eval_fns[key] = self._make_eval_fn(model)
+        fn = self._eval_fns[key]
+        totals = np.zeros(4)
+        for images, labels in self.eval_dataset():
+            totals += fn(images, labels).numpy()
+        loss, top1, topk, count = totals
+        metrics = {"top1": top1 / count, f"top{min(5, self.num_classes)}": topk / count, "loss": loss / count,
+                   "examples": int(count)}
+        with self._writer("eval" if model is not self.model or self.ema_model is None else "eval_raw").as_default(
+                step=int(self.step.numpy())):
+            for name, value in metrics.items():
+                if name != "examples":
+                    scalar(name, value)
+        return metrics
+
+    def export_model(self):
+        """A float32 copy of the EMA (or raw) weights with a softmax head, outside the strategy."""
+        source = self.ema_model if self.ema_model is not None else self.model
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            model = build_model(self.config, self.num_classes, self.resolution, classifier_activation="softmax",
+                                sync_batch_norm=False, name=self.config.model.name)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+        model.set_weights(source.get_weights())
+        return model
+
+    def _writer(self, name):
+        if not self.is_chief:
+            return tf.summary.create_noop_writer()
+        if not hasattr(self, "_writers"):
+            self._writers = {}
+        if name not in self._writers:
+            self._writers[name] = tf.summary.create_file_writer(os.path.join(self.config.model_dir, name))
+        return self._writers[name]
+
+
+# --------------------------------------------------------------------------- run
+def representative_images(trainer, count):
+    ds = tfds_configs.eval_input(trainer.source, global_batch_size=count, image_size=trainer.resolution,
+                                 normalization=trainer.config.data.normalization)
+    images, _ = next(iter(ds))
+    return images.numpy().astype("float32")
+
+
+def run(config, strategy=None, log=print):
+    """Train / evaluate / export as ``config.mode`` says; writes config.yaml and summary.json; returns the summary."""
+    from train_tpu import summary as summary_lib
+
+    wall_start = time.perf_counter()
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    trainer = Trainer(config, strategy=strategy)
+    config_path = None
+    if trainer.is_chief:
+        config_path = config_lib.write_config(config)
+    result = {"config": config_path}
+    if config.mode in ("train", "train_and_eval"):
+        result["train"] = trainer.train(log=log)
+    else:
+        if not trainer.restore():
+            raise ValueError(f"mode='eval' needs a checkpoint in {trainer.saver.directory}; none was found.")
+    if config.mode in ("eval", "train_and_eval"):
+        result["eval"] = trainer.evaluate(use_ema=True)
+        if trainer.ema_model is not None:
+            result["eval_raw_weights"] = trainer.evaluate(use_ema=False)
+    summary = summary_lib.build_summary(trainer, result, wall_start)
+    if trainer.is_chief and config.export.enabled and config.mode != "eval":
+        summary_lib.export(trainer, summary)
+    summary["wall_seconds"] = time.perf_counter() - wall_start
+    if trainer.is_chief:
+        summary["artifacts"]["summary"] = os.path.join(config.model_dir, "summary.json")
+        ckpt_lib.write_json(summary["artifacts"]["summary"], summary)
+        log(summary_lib.format_summary(summary))
+    error = summary.get("export", {}).get("error")
+    if error:
+        raise RuntimeError(f"export failed: {error}")
+    return summary
