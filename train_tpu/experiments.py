@@ -32,6 +32,20 @@ def _imagenet(model_name, batch_size, **sections):
     return tree
 
 
+def _mobilenetv3(model_name):
+    """MobileNetV3's one ImageNet recipe (Large and Small alike; sources on the presets below)."""
+    return _imagenet(
+        model_name,
+        batch_size=4096,
+        optimizer={"name": "rmsprop", "lr": 0.1, "rho": 0.9, "momentum": 0.9, "epsilon": 1e-3,
+                   "weight_decay": 1e-5, "weight_decay_mode": "l2"},
+        schedule={"name": "exponential", "decay_rate": 0.99, "decay_epochs": 3.0, "staircase": True,
+                  "warmup_epochs": 5.0},
+        train={"epochs": 350, "label_smoothing": 0.1, "ema_decay": 0.9999},
+        model={"dropout_rate": 0.2},
+    )
+
+
 _PRESETS = [
     Experiment(
         name="default",
@@ -77,16 +91,7 @@ _PRESETS = [
     Experiment(
         name="mobilenetv3_large_imagenet",
         description="MobileNetV3-Large 1.0, 224 px, ImageNet (Howard et al. 2019, §6.1).",
-        overrides=_imagenet(
-            "mobilenetv3_large_100",
-            batch_size=4096,
-            optimizer={"name": "rmsprop", "lr": 0.1, "rho": 0.9, "momentum": 0.9, "epsilon": 1e-3,
-                       "weight_decay": 1e-5, "weight_decay_mode": "l2"},
-            schedule={"name": "exponential", "decay_rate": 0.99, "decay_epochs": 3.0, "staircase": True,
-                      "warmup_epochs": 5.0},
-            train={"epochs": 350, "label_smoothing": 0.1, "ema_decay": 0.9999},
-            model={"name": "mobilenetv3_large_100", "resolution": 224, "dropout_rate": 0.2},
-        ),
+        overrides=_mobilenetv3("mobilenetv3_large_100"),
         sources=(
             ("4x4 TPU pod, RMSProp momentum 0.9, lr 0.1, batch 4096, lr decay 0.01 every 3 epochs, dropout 0.8 "
              "(keep probability: rate 0.2), l2 weight decay 1e-5, Inception preprocessing, EMA 0.9999",
@@ -101,16 +106,7 @@ _PRESETS = [
     Experiment(
         name="mobilenetv3_small_imagenet",
         description="MobileNetV3-Small 1.0, 224 px, ImageNet (Howard et al. 2019, §6.1).",
-        overrides=_imagenet(
-            "mobilenetv3_small_100",
-            batch_size=4096,
-            optimizer={"name": "rmsprop", "lr": 0.1, "rho": 0.9, "momentum": 0.9, "epsilon": 1e-3,
-                       "weight_decay": 1e-5, "weight_decay_mode": "l2"},
-            schedule={"name": "exponential", "decay_rate": 0.99, "decay_epochs": 3.0, "staircase": True,
-                      "warmup_epochs": 5.0},
-            train={"epochs": 350, "label_smoothing": 0.1, "ema_decay": 0.9999},
-            model={"name": "mobilenetv3_small_100", "resolution": 224, "dropout_rate": 0.2},
-        ),
+        overrides=_mobilenetv3("mobilenetv3_small_100"),
         sources=(
             ("same setup as MobileNetV3-Large", "MobileNetV3 paper (arXiv:1905.02244) §6.1 (one recipe for both)"),
             ("warmup, epochs, label smoothing, epsilon", "as mobilenetv3_large_imagenet (not in the paper)"),
