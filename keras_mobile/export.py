@@ -36,6 +36,11 @@ and top-1 agreement (the fraction of images whose arg-max matches). Thresholds
 
 A failed check raises ``ExportError`` naming the format and the figure.
 
+A quantization-aware model (``keras_mobile.compression.quantize_model``, tf_keras)
+exports as ``savedmodel`` and ``tflite_int8`` only: its int8 TFLite takes the
+ranges of its fake-quant nodes (``compression.convert_qat``, no calibration)
+and is checked against the QAT Keras model.
+
 Atomicity: everything is built and verified in a temporary directory beside
 ``directory`` (same filesystem), then renamed into place; if any format fails,
 the temporary directory is deleted and ``directory`` is untouched (a good
@@ -67,6 +72,8 @@ ARTIFACTS = {
     "onnx": "model.onnx",
 }
 REPORT = "export_report.json"
+# A quantization-aware (TF-MOT QAT) model: full-integer TFLite from its fake-quant ranges, or a SavedModel.
+QAT_FORMATS = ("savedmodel", "tflite_int8")
 _INT8_TOLERANCE = {"max_abs_diff": 0.1, "min_top1": 0.75}
 TOLERANCES = {
     "savedmodel": {"max_abs_diff": 1e-4, "min_top1": None},
@@ -277,6 +284,14 @@ def export(
     """
     tflite.require_tensorflow(model)
     formats = _check_formats(formats)
+    quantized = _is_qat_model(model)
+    if quantized:
+        unsupported = [f for f in formats if f not in QAT_FORMATS]
+        if unsupported:
+            raise ValueError(
+                f"formats={formats!r}: model '{model.name}' is a quantization-aware (QAT) model, exported as "
+                f"{list(QAT_FORMATS)} only; {unsupported} need the float model."
+            )
     if int8_io not in tflite.IO_DTYPES:
         raise ValueError(f"int8_io={int8_io!r} is not supported; accepted values: {list(tflite.IO_DTYPES)}.")
     shape = tflite.input_shape(model, resolution)
@@ -316,10 +331,15 @@ def export(
                     outputs = _run_onnx(path, sample_inputs)
                 else:
                     runtime = "ai_edge_litert"
-                    frozen = frozen if frozen is not None else tflite.frozen_function(model, shape)
-                    content = tflite.convert(
-                        frozen, name[len("tflite_"):], representative_data, int8_io, calibration_steps
-                    )
+                    if quantized:  # ranges from the fake-quant nodes; no calibration
+                        from keras_mobile.compression.qat import convert_qat
+
+                        content = convert_qat(model, shape[:2], int8_io, check=False)
+                    else:
+                        frozen = frozen if frozen is not None else tflite.frozen_function(model, shape)
+                        content = tflite.convert(
+                            frozen, name[len("tflite_"):], representative_data, int8_io, calibration_steps
+                        )
                     with open(path, "wb") as f:
                         f.write(content)
                     facts = tflite.check_builtin(content, label)
@@ -356,6 +376,11 @@ def export(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _is_qat_model(model):
+    names = {type(layer).__name__ for layer in getattr(model, "layers", ())}
+    return bool(names & {"QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer"})
 
 
 def _check_formats(formats):

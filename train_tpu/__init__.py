@@ -2,6 +2,7 @@
 
     python -m train_tpu                                   # laptop default: trains, evaluates, exports, prints a summary
     python -m train_tpu --experiment=mobilenetv2_imagenet --tpu=my-tpu --data_dir=gs://... --model_dir=gs://...
+    python -m train_tpu --prune --qat                     # then pruning and QAT phases, ending in an int8 TFLite
 
 As library functions (no flags):
 

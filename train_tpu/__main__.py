@@ -4,6 +4,8 @@
     python -m train_tpu --experiment=mixnet_s_imagenet --tpu=local --data_dir=gs://b/tfds --model_dir=gs://b/run1
     python -m train_tpu --config_file=my.yaml --set optimizer.lr=0.1 --set train.epochs=3
     python -m train_tpu --flagfile=run.flags
+    python -m train_tpu --prune --qat                                # then 50% pruning, then QAT -> int8 TFLite
+    python -m train_tpu --qat --qat_epochs=3 --distill_from_float   # QAT with the float model as teacher
     python -m train_tpu --list_experiments
 
 Resolution order: defaults -> --experiment preset -> --config_file -> the flags below -> --set overrides.
@@ -33,6 +35,15 @@ _FLAG_KEYS = {
     "steps_per_execution": "train.steps_per_execution",
     "deterministic": "train.deterministic",
     "seed": "train.seed",
+    "prune": "prune.enabled",
+    "target_sparsity": "prune.target_sparsity",
+    "m_by_n": "prune.m_by_n",
+    "prune_epochs": "prune.epochs",
+    "prune_lr": "prune.lr",
+    "qat": "qat.enabled",
+    "qat_epochs": "qat.epochs",
+    "qat_lr": "qat.lr",
+    "distill_from_float": ("prune.distill_from_float", "qat.distill_from_float"),
 }
 
 flags.DEFINE_string("experiment", "default", "Named preset (--list_experiments).")
@@ -59,6 +70,15 @@ flags.DEFINE_bool("xla", None, "XLA-compile the forward/backward pass.")
 flags.DEFINE_integer("steps_per_execution", None, "Steps per tf.function call.")
 flags.DEFINE_bool("deterministic", None, "Op determinism + deterministic input pipeline.")
 flags.DEFINE_integer("seed", None, "Random seed.")
+flags.DEFINE_bool("prune", None, "After float training: a magnitude-pruning phase (model_dir/prune).")
+flags.DEFINE_float("target_sparsity", None, "Pruning: fraction of zeros per prunable kernel, in (0, 1).")
+flags.DEFINE_string("m_by_n", None, "Pruning: structured sparsity instead, e.g. 2:4.")
+flags.DEFINE_float("prune_epochs", None, "Pruning phase epochs.")
+flags.DEFINE_float("prune_lr", None, "Pruning phase peak learning rate.")
+flags.DEFINE_bool("qat", None, "Last: a quantization-aware training phase exported as int8 TFLite (model_dir/qat).")
+flags.DEFINE_float("qat_epochs", None, "QAT phase epochs.")
+flags.DEFINE_float("qat_lr", None, "QAT phase peak learning rate.")
+flags.DEFINE_bool("distill_from_float", None, "The float model as distillation teacher in the prune / qat phases.")
 
 FLAGS = flags.FLAGS
 
@@ -66,7 +86,11 @@ FLAGS = flags.FLAGS
 def config_from_flags():
     from train_tpu import config as config_lib
 
-    overrides = [f"{key}={_yaml(FLAGS[name].value)}" for name, key in _FLAG_KEYS.items() if FLAGS[name].present]
+    overrides = [
+        f"{key}={_yaml(FLAGS[name].value)}"
+        for name, keys in _FLAG_KEYS.items() if FLAGS[name].present
+        for key in ((keys,) if isinstance(keys, str) else keys)
+    ]
     overrides += list(FLAGS.set)
     return config_lib.resolve_config(FLAGS.experiment, FLAGS.config_file, overrides,
                                      model_dir=FLAGS.model_dir, mode=FLAGS.mode)

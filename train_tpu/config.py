@@ -25,6 +25,7 @@ SCHEDULES = ("cosine", "exponential", "linear", "constant")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 EXPORT_FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "onnx")
 NORMALIZATIONS = ("raw", "inception", "imagenet")
+PRUNE_SCHEDULES = ("polynomial_decay", "constant")
 
 
 @dataclasses.dataclass
@@ -117,6 +118,34 @@ class ExportConfig:
     enabled: bool = True
     formats: Tuple[str, ...] = ("savedmodel", "tflite_fp32", "tflite_int8")
     calibration_images: int = 64  # eval-split images for int8 calibration and parity samples
+    eval_tflite: bool = True  # top-1 of every exported TFLite model on the whole eval split (LiteRT)
+
+
+@dataclasses.dataclass
+class PruneConfig:
+    """Phase after float training: magnitude pruning fine-tuned from the float weights (``phases.py``)."""
+
+    enabled: bool = False
+    target_sparsity: float = 0.5  # fraction of zeros in every prunable kernel (conv, depthwise, dense)
+    m_by_n: str = ""  # e.g. "2:4": structured m-by-n sparsity instead of target_sparsity
+    schedule: str = "polynomial_decay"  # or "constant"
+    epochs: float = 5.0
+    lr: Optional[float] = None  # peak lr of the phase (cosine to 0, no warmup); None: optimizer.lr / 5
+    ramp_fraction: float = 0.5  # the sparsity reaches its target after this fraction of the phase's steps
+    frequency_steps: Optional[int] = None  # steps between mask updates; None: a quarter epoch
+    skip_layers: Tuple[str, ...] = ()  # layer names left dense
+    distill_from_float: bool = False  # the float model (EMA weights) as distillation teacher
+
+
+@dataclasses.dataclass
+class QatConfig:
+    """Last phase: quantization-aware training from the float (or pruned) weights, exported as int8 TFLite."""
+
+    enabled: bool = False
+    epochs: float = 3.0
+    lr: Optional[float] = None  # peak lr of the phase (cosine to 0, no warmup); None: optimizer.lr / 10
+    preserve_sparsity: bool = True  # after a prune phase: TF-MOT's pruning-preserving scheme (PQAT)
+    distill_from_float: bool = False  # the float model (EMA weights) as distillation teacher
 
 
 @dataclasses.dataclass
@@ -132,6 +161,8 @@ class Config:
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
+    qat: QatConfig = dataclasses.field(default_factory=QatConfig)
 
     def to_dict(self):
         return _to_plain(dataclasses.asdict(self))
@@ -146,6 +177,7 @@ _CHOICES = {
     "optimizer.weight_decay_mode": WEIGHT_DECAY_MODES,
     "schedule.name": SCHEDULES,
     "data.normalization": NORMALIZATIONS,
+    "prune.schedule": PRUNE_SCHEDULES,
 }
 _INF = float("inf")
 _RANGES = {
@@ -187,6 +219,13 @@ _RANGES = {
     "distill.loss_weight": (0, 1, False, False),
     "runtime.num_gpus": (1, _INF, False, True),
     "export.calibration_images": (1, _INF, False, True),
+    "prune.target_sparsity": (0, 1, True, True),
+    "prune.epochs": (0, _INF, True, True),
+    "prune.lr": (0, _INF, True, True),
+    "prune.ramp_fraction": (0, 1, True, False),
+    "prune.frequency_steps": (1, _INF, False, True),
+    "qat.epochs": (0, _INF, True, True),
+    "qat.lr": (0, _INF, True, True),
 }
 
 
@@ -342,6 +381,9 @@ def _check_value(key, value, annotation):
         if value != value:
             raise ValueError(f"config key {key!r} must be a number; got NaN.")
     elif annotation is str:
+        if key == "prune.m_by_n" and isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(f"config key 'prune.m_by_n' must be a string like '2:4'; got {value!r} (YAML reads an "
+                             "unquoted 2:4 as a base-60 number: quote it, --set \"prune.m_by_n='2:4'\").")
         if not isinstance(value, str):
             raise ValueError(f"config key {key!r} must be a string; got {value!r}.")
     if key in _CHOICES and value not in _CHOICES[key]:
@@ -386,6 +428,21 @@ def _check_cross_fields(config):
         raise ValueError(f"config key 'runtime.tpu' is set but runtime.strategy is {config.runtime.strategy!r}; use 'tpu' or 'auto'.")
     if not config.model_dir:
         raise ValueError("config key 'model_dir' must not be empty.")
+    if config.prune.m_by_n:
+        parse_m_by_n(config.prune.m_by_n)
+
+
+def parse_m_by_n(text):
+    """``"2:4"`` -> ``(2, 4)``; ValueError naming ``prune.m_by_n`` otherwise."""
+    parts = str(text).split(":")
+    try:
+        m, n = (int(p) for p in parts)
+    except ValueError:
+        m = n = None
+    if m is None or len(parts) != 2 or not 1 <= m < n:
+        raise ValueError(f"config key 'prune.m_by_n' is {text!r}; accepted values: '' (off) or 'm:n' with "
+                         "1 <= m < n, e.g. '2:4' (m zeros in every n consecutive weights).")
+    return m, n
 
 
 # --------------------------------------------------------------------------- output
@@ -427,4 +484,4 @@ def read_config(path):
     return from_dict(load_yaml(path))
 
 
-__all__ = ["Config", "resolve_config", "parse_overrides", "from_dict", "write_config", "read_config", "to_yaml"]
+__all__ = ["Config", "parse_m_by_n", "resolve_config", "parse_overrides", "from_dict", "write_config", "read_config", "to_yaml"]

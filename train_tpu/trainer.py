@@ -130,7 +130,12 @@ def distillation_loss(student_logits, teacher_logits, temperature):
 
 # --------------------------------------------------------------------------- trainer
 class Trainer:
-    def __init__(self, config, strategy=None, source=None):
+    """Trains ``config`` (the float phase), or the compression phase ``phase`` (a ``phases.CompressionPhase``)."""
+
+    def __init__(self, config, strategy=None, source=None, phase=None):
+        self.phase = phase
+        if phase is not None:
+            config = phase.config
         self.config = config
         self.strategy = strategy or strategy_lib.create_strategy(config.runtime)
         self.is_chief, task_type, task_id = strategy_lib.task_info(self.strategy)
@@ -156,12 +161,19 @@ class Trainer:
         keras.utils.set_random_seed(t.seed)
 
         with self.strategy.scope():
-            self.model = build_model(config, self.num_classes, self.resolution)
             self.ema_model = None
+            self.teacher = None
+            self.pruning_steps = ()
+            if phase is None:
+                self.model = build_model(config, self.num_classes, self.resolution)
+                self.checkpoint_model = self.model
+            else:
+                models = phase.build(self)
+                self.model, self.checkpoint_model = models.train_model, models.full_model
+                self.teacher, self.pruning_steps = models.teacher, models.pruning_steps
             if t.ema_decay:
                 self.ema_model = build_model(config, self.num_classes, self.resolution, name="ema")
                 self.ema_model.set_weights(self.model.get_weights())
-            self.teacher = None
             if config.distill.teacher:
                 self.teacher = load_teacher(config.distill, self.num_classes, self.resolution,
                                             config.data.normalization == "raw")
@@ -176,7 +188,7 @@ class Trainer:
         self.l2_vars = []
         if config.optimizer.weight_decay and config.optimizer.weight_decay_mode == "l2":
             self.l2_vars = opt_lib.l2_variables(self.model, config.optimizer.decay_depthwise)
-        objects = {"model": self.model, "optimizer": self.optimizer, "step": self.step}
+        objects = {"model": self.checkpoint_model, "optimizer": self.optimizer, "step": self.step}
         if self.ema_model is not None:
             objects["ema_model"] = self.ema_model
         self.checkpoint = tf.train.Checkpoint(**objects)
@@ -281,6 +293,8 @@ class Trainer:
             correct_sum = tf.constant(0.0)
             for _ in tf.range(num_steps):
                 images, labels = next(iterator)
+                for pruning_step in self.pruning_steps:  # what TF-MOT's UpdatePruningStep callback does in fit()
+                    pruning_step.assign(self.step)
                 loss, correct = strategy.run(self._replica_step, args=(images, labels))
                 loss_sum += strategy.reduce(sum_, loss, axis=None)
                 correct_sum += strategy.reduce(sum_, correct, axis=None)
@@ -431,7 +445,12 @@ class Trainer:
         return metrics
 
     def export_model(self):
-        """A float32 copy of the EMA (or raw) weights with a softmax head, outside the strategy."""
+        """A float32 copy of the EMA (or raw) weights with a softmax head, outside the strategy.
+
+        In a compression phase: the stripped pruned model, or the QAT model.
+        """
+        if self.phase is not None:
+            return self.phase.export_model(self)
         source = self.ema_model if self.ema_model is not None else self.model
         policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy("float32")
@@ -462,13 +481,49 @@ def representative_images(trainer, count):
 
 
 def run(config, strategy=None, log=print):
-    """Train / evaluate / export as ``config.mode`` says; writes config.yaml and summary.json; returns the summary."""
+    """Train / evaluate / export as ``config.mode`` says, phase by phase; returns the summary.
+
+    The float phase runs in ``model_dir``; each enabled compression phase
+    (``prune``, ``qat``; see ``phases.py``) then runs in ``model_dir/<phase>``
+    from the weights of the phase before it. Every phase writes its own
+    config.yaml and summary.json; the top-level summary.json (the float
+    phase's) also holds the compression phases' summaries under ``phases``.
+    """
+    from train_tpu import phases as phases_lib
     from train_tpu import summary as summary_lib
 
     wall_start = time.perf_counter()
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
-    trainer = Trainer(config, strategy=strategy)
+    strategy = strategy or strategy_lib.create_strategy(config.runtime)
+    source = tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir)
+    summary = None
+    for name in phases_lib.enabled_phases(config):
+        phase = None if name == "float" else phases_lib.CompressionPhase(config, name)
+        if phase is not None:
+            log(f"\n--- phase {name!r}: fine-tuning from phase {phase.previous!r} in {phase.config.model_dir}")
+        result = run_phase(phase.config if phase else config, strategy, source, phase, log)
+        if summary is None:
+            summary = result
+        else:
+            summary.setdefault("phases", {})[name] = result
+        summary["wall_seconds"] = time.perf_counter() - wall_start
+        if result.pop("_is_chief"):
+            ckpt_lib.write_json(summary["artifacts"]["summary"], summary)
+        error = result.get("export", {}).get("error")
+        if error:
+            raise RuntimeError(f"export failed in phase {name!r}: {error}")
+    if len(summary.get("phases", {})):
+        log(summary_lib.format_phases(summary))
+    return summary
+
+
+def run_phase(config, strategy, source, phase=None, log=print):
+    """One phase: train and/or evaluate, export, write config.yaml and summary.json in its model_dir."""
+    from train_tpu import summary as summary_lib
+
+    wall_start = time.perf_counter()
+    trainer = Trainer(config, strategy=strategy, source=source, phase=phase)
     config_path = None
     if trainer.is_chief:
         config_path = config_lib.write_config(config)
@@ -490,7 +545,5 @@ def run(config, strategy=None, log=print):
         summary["artifacts"]["summary"] = os.path.join(config.model_dir, "summary.json")
         ckpt_lib.write_json(summary["artifacts"]["summary"], summary)
         log(summary_lib.format_summary(summary))
-    error = summary.get("export", {}).get("error")
-    if error:
-        raise RuntimeError(f"export failed: {error}")
+    summary["_is_chief"] = trainer.is_chief
     return summary

@@ -8,7 +8,7 @@ the model check.
     from keras_mobile import compression
     qat = compression.quantize_model(model)                       # every registered family
     int8 = compression.convert_qat(qat)                           # bytes, full-integer, builtin ops
-    pruned = compression.prune_model(model, 0.5, end_step=n)      # or m_by_n=(2, 4)
+    pruned = compression.prune_model(model, 0.5, end_step=2000)   # or m_by_n=(2, 4)
     stripped = compression.strip_pruning(pruned)
     pqat = compression.quantize_model(stripped, scheme="prune_preserve")
     baseline = compression.ptq_int8(model, calibration_images)

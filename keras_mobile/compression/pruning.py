@@ -1,6 +1,6 @@
 """Magnitude pruning (polynomial-decay or constant schedule) and m-by-n (2:4) structured sparsity.
 
-    pruned = compression.prune_model(model, target_sparsity=0.5, end_step=steps)   # or m_by_n=(2, 4)
+    pruned = compression.prune_model(model, target_sparsity=0.5, end_step=2000)    # or m_by_n=(2, 4)
     pruned.compile(...); pruned.fit(..., callbacks=compression.pruning_callbacks())
     plain = compression.strip_pruning(pruned)        # stock layers again, zeros in the kernels
     print(compression.format_sparsity_report(compression.sparsity_report(plain)))
@@ -84,7 +84,8 @@ def prune_model(
         ``initial_sparsity`` at ``begin_step`` to ``target_sparsity`` at ``end_step``)
         or ``"constant"`` (``target_sparsity`` from ``begin_step`` on).
         With ``m_by_n`` the mask is the m-by-n one at every update.
-    frequency: steps between mask updates.
+    frequency: steps between mask updates. With ``polynomial_decay``, ``end_step``
+        must be ``begin_step + k * frequency`` (the last update reaches the target).
     skip_layers: names of layers to leave dense.
 
     Train with ``pruning_callbacks()``; ``strip_pruning`` afterwards.
@@ -108,6 +109,13 @@ def prune_model(
         raise ValueError(
             f"initial_sparsity={initial_sparsity!r} is not supported; accepted values: a number in [0, "
             f"target_sparsity={target_sparsity}) for the polynomial_decay schedule."
+        )
+    if schedule == "polynomial_decay" and (end_step - begin_step) % frequency:
+        raise ValueError(
+            f"end_step={end_step} is not supported with begin_step={begin_step}, frequency={frequency}; accepted values: "
+            f"begin_step + k * frequency (e.g. {begin_step + max(1, (end_step - begin_step) // frequency) * frequency}): "
+            "masks are updated every `frequency` steps from begin_step, and the last update must fall on end_step "
+            "for the target sparsity to be reached."
         )
     if isinstance(skip_layers, str) or not all(isinstance(n, str) for n in skip_layers):
         raise ValueError(f"skip_layers={skip_layers!r} is not supported; accepted values: a list of layer names.")

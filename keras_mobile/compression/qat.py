@@ -7,7 +7,8 @@
 
 ``scheme="prune_preserve"`` is TF-MOT's pruning-preserving QAT (PQAT,
 collaborative optimization): on a pruned-and-stripped model the weight
-fake-quants keep the zero weights at zero, so the sparsity survives QAT.
+fake-quants keep the zero weights at zero, so the sparsity survives QAT
+(depthwise kernels included, which TF-MOT's own scheme leaves out).
 
 How the whole model gets wrapped: every layer is annotated, with keras_mobile's
 config (``quantize_configs``) where TF-MOT has none, or TF-MOT's own registry
@@ -29,8 +30,42 @@ _TRANSFORMED = ("InputLayer", "SeparableConv2D", "BatchNormalization")
 def _scheme(tfmot, scheme):
     check_choice("scheme", scheme, SCHEMES)
     if scheme == "prune_preserve":
-        return tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        return _prune_preserve_scheme()
     return tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme()
+
+
+def _prune_preserve_scheme():
+    """TF-MOT's PQAT scheme, with DepthwiseConv2D's zeros preserved as well.
+
+    TF-MOT's registry lists DepthwiseConv2D but disables it (``_DISABLE_PRUNE_PRESERVE``)
+    because TF-MOT's own pruning leaves depthwise kernels dense; ``prune_model``
+    prunes them, so here they get the same sparsity-masked per-axis weight
+    quantizer as Conv2D (``PrunePreserveDefault8BitConvWeightsQuantizer``).
+    """
+    import tf_keras
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
+        default_8bit_prune_preserve_quantize_scheme as pqat_scheme,
+    )
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
+        prune_preserve_quantize_registry as pqat_registry,
+    )
+
+    base = pqat_registry.Default8bitPrunePreserveQuantizeRegistry
+
+    class Registry(base):
+        _LAYERS_CONFIG_MAP = {
+            **base._LAYERS_CONFIG_MAP,
+            tf_keras.layers.DepthwiseConv2D: pqat_registry._PrunePreserveInfo(
+                ["depthwise_kernel"], ["Default8BitConvQuantizeConfig"]
+            ),
+        }
+        _DISABLE_PRUNE_PRESERVE = frozenset()
+
+    class Scheme(pqat_scheme.Default8BitPrunePreserveQuantizeScheme):
+        def get_quantize_registry(self):
+            return Registry()
+
+    return Scheme()
 
 
 def quantize_scope():

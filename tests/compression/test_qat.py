@@ -90,3 +90,27 @@ def test_unknown_custom_layer_is_named():
     model = tf_keras.Model(inputs, Odd(name="odd")(tf_keras.layers.Conv2D(4, 1)(inputs)))
     with pytest.raises(ValueError, match=r"odd \(Odd\).*quantize_configs"):
         compression.quantize_model(model)
+
+
+def test_export_of_a_qat_model_is_int8_checked_against_the_qat_model(tmp_path):
+    import json
+
+    import keras_mobile
+
+    model = create_model("mobilenetv2_035", input_shape=(32, 32, 3), classes=10)
+    qat = compression.quantize_model(model)
+    with pytest.raises(ValueError, match=r"is a quantization-aware \(QAT\) model, exported as \['savedmodel', "
+                                         r"'tflite_int8'\] only; \['tflite_fp32'\] need the float model"):
+        keras_mobile.export(qat, tmp_path / "bad", formats=("tflite_int8", "tflite_fp32"))
+    assert not (tmp_path / "bad").exists()
+    images = random_images(32, batch=8)
+    report = keras_mobile.export(qat, tmp_path / "out", formats=("tflite_int8",), sample_inputs=images)
+    entry = report["formats"]["tflite_int8"]
+    content = (tmp_path / "out" / "model_int8.tflite").read_bytes()
+    compression.check_full_integer(content)
+    # The report compares the int8 file with the QAT Keras model, and it is convert_qat's graph.
+    expected = qat(images, training=False).numpy()
+    got = tflite.Runner(content)(images)
+    assert entry["max_abs_diff"] == pytest.approx(float(np.max(np.abs(got - expected))), rel=1e-5)
+    assert content == compression.convert_qat(qat)
+    assert json.loads((tmp_path / "out" / "export_report.json").read_text())["model"] == qat.name

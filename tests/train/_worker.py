@@ -8,6 +8,7 @@ Scenarios:
                  and weights.
   multi_worker:  trains under MultiWorkerMirroredStrategy (TF_CONFIG from the environment) and
                  saves this worker's final weights.
+  phases_mirrored: float -> prune -> QAT under MirroredStrategy over 2 logical CPUs.
 """
 
 import json
@@ -75,6 +76,31 @@ def multi_worker(out, overrides):
              strategy=type(trainer.strategy).__name__, **{f"w{i}": w for i, w in enumerate(weights)})
 
 
+def phases_mirrored(out, overrides):
+    """float -> prune -> QAT under MirroredStrategy over 2 logical CPUs; saves steps and pruned sparsity."""
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import train_tpu
+    from train_tpu import trainer as trainer_lib
+
+    config = train_tpu.resolve_config("default", overrides=overrides)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    summary = trainer_lib.run(config, strategy=strategy, log=lambda *a: None)
+    with open(f"{config.model_dir}/prune/checkpoints/checkpoint") as f:
+        assert "ckpt" in f.read()
+    import keras_mobile.compression as compression
+    from train_tpu import phases as phases_lib
+
+    plain = phases_lib.final_plain_model(config, "prune", 10, config.model.resolution)
+    report = compression.sparsity_report(plain)
+    np.savez(out, replicas=summary["replicas"], prune_steps=summary["phases"]["prune"]["train"]["final_step"],
+             qat_steps=summary["phases"]["qat"]["train"]["final_step"],
+             prune_min_sparsity_except_stem=min(row["sparsity"] for row in report[1:]))
+
+
 if __name__ == "__main__":
     scenario, out, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    {"one_step": one_step, "multi_worker": multi_worker}[scenario](out, overrides)
+    {"one_step": one_step, "multi_worker": multi_worker, "phases_mirrored": phases_mirrored}[scenario](out, overrides)

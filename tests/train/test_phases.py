@@ -1,0 +1,162 @@
+"""Compression phases of the harness: float -> prune -> (pruning-preserving) QAT -> verified int8 TFLite."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import train_tpu
+from train_helpers import WORKER, run_python, tiny_overrides
+from train_tpu import phases as phases_lib
+from train_tpu import trainer as trainer_lib
+
+
+def _phase_overrides(data_dir, **extra):
+    # 60 float steps: past the near-uniform outputs of an untrained net, whose int8 arg-max is a coin toss.
+    return tiny_overrides(data_dir, **{
+        "train.train_steps": 60, "train.deterministic": True,
+        "export.enabled": True, "export.formats": ["tflite_fp32", "tflite_int8"], "export.calibration_images": 16,
+        "prune.enabled": True, "prune.epochs": 0.03, "prune.target_sparsity": 0.5,
+        "qat.enabled": True, "qat.epochs": 0.03, "qat.distill_from_float": True,
+        **extra,
+    })
+
+
+@pytest.mark.slow
+def test_float_prune_qat_phases_end_in_sparse_full_integer_tflite(tmp_path, data_dir):
+    from keras_mobile import compression
+
+    config = train_tpu.resolve_config("default", overrides=_phase_overrides(data_dir), model_dir=str(tmp_path))
+    summary = train_tpu.run(config)
+    prune, qat = summary["phases"]["prune"], summary["phases"]["qat"]
+
+    # Each phase trained its own steps in its own directory, from the previous phase's checkpoint.
+    assert summary["train"]["final_step"] == 60
+    assert prune["train"]["final_step"] == qat["train"]["final_step"] == 6  # ceil(0.03 * 187)
+    assert prune["artifacts"]["model_dir"] == str(tmp_path / "prune")
+    assert os.path.isfile(tmp_path / "qat" / "summary.json") and os.path.isfile(tmp_path / "prune" / "config.yaml")
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert set(on_disk["phases"]) == {"prune", "qat"}
+
+    # Pruning reached the target in every prunable kernel, depthwise included, and the export is plain layers.
+    report = json.loads((tmp_path / "prune" / "sparsity.json").read_text())
+    assert {row["type"] for row in report} >= {"Conv2D", "DepthwiseConv2D", "Dense"}
+    assert all(row["sparsity"] >= 0.49 for row in report), [r for r in report if r["sparsity"] < 0.49]
+    assert prune["sparsity"]["min_layer"] >= 0.49
+
+    # The QAT phase exports only the int8 model, converted from the fake-quant ranges, checked against the
+    # QAT Keras model, evaluated on the eval split; builtin ops, no float tensor.
+    assert set(qat["export"]["formats"]) == {"tflite_int8"}
+    entry = qat["export"]["formats"]["tflite_int8"]
+    assert entry["top1_agreement"] >= 0.75 and 0.0 <= entry["eval_top1"] <= 1.0 and entry["gzip_bytes"] < entry["bytes"]
+    content = (tmp_path / "qat" / "export" / "model_int8.tflite").read_bytes()
+    compression.check_full_integer(content, "phase qat")
+    report = json.loads((tmp_path / "qat" / "export" / "export_report.json").read_text())
+    assert report["formats"]["tflite_int8"]["runtime"] == "ai_edge_litert"
+    # Pruning-preserving QAT: the zeros survive into every int8 conv, depthwise and dense filter (all but the
+    # input Rescaling, a frozen 1x1 depthwise conv in the QAT copy).
+    rows = [r for r in compression.tflite_weight_sparsity(content) if "quant_preprocess/" not in r["layer"]]
+    assert {r["type"] for r in rows} == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+    assert min(r["sparsity"] for r in rows) >= 0.49, [r for r in rows if r["sparsity"] < 0.49]
+    # Eval of the int8 file matches what LiteRT computes over the eval split by hand.
+    assert qat["export"]["formats"]["tflite_int8"]["eval_top1"] == pytest.approx(
+        _tflite_top1(content, data_dir), abs=1e-9)
+    assert 0.0 <= summary["export"]["formats"]["tflite_int8"]["eval_top1"] <= 1.0  # the float PTQ baseline
+
+    # Running the same config again resumes: no phase trains again.
+    again = train_tpu.run(train_tpu.resolve_config("default", overrides={**_phase_overrides(data_dir),
+                                                                       "export.enabled": False},
+                                                   model_dir=str(tmp_path)))
+    for s in (again, again["phases"]["prune"], again["phases"]["qat"]):
+        assert s["train"]["start_step"] == s["train"]["final_step"]
+
+
+def _tflite_top1(content, data_dir):
+    import tfds_configs
+    from keras_mobile import tflite
+
+    source = tfds_configs.load("default", data_dir=data_dir)
+    ds = tfds_configs.eval_input(source, global_batch_size=100, image_size=32, normalization="raw")
+    runner = tflite.Runner(content)
+    hits = [runner(x.numpy()).argmax(-1) == y.numpy().reshape(-1) for x, y in ds]
+    return float(np.mean(np.concatenate(hits)))
+
+
+def test_phase_config_fine_tunes_in_float32_without_ema(tmp_path):
+    config = train_tpu.resolve_config("default", overrides={"prune.enabled": True, "qat.enabled": True,
+                                                           "qat.lr": 1e-4, "runtime.xla": True},
+                                      model_dir=str(tmp_path))
+    assert phases_lib.enabled_phases(config) == ["float", "prune", "qat"]
+    prune = phases_lib.phase_config(config, "prune")
+    qat = phases_lib.phase_config(config, "qat")
+    assert prune.model_dir == str(tmp_path / "prune") and qat.model_dir == str(tmp_path / "qat")
+    assert prune.optimizer.lr == pytest.approx(config.optimizer.lr / 5) and qat.optimizer.lr == 1e-4
+    for c in (prune, qat):
+        assert c.train.ema_decay == 0.0 and c.runtime.mixed_precision == "float32" and not c.runtime.xla
+        assert c.schedule.name == "cosine" and c.schedule.warmup_epochs == 0.0 and c.train.train_steps is None
+    assert prune.train.epochs == config.prune.epochs and qat.export.formats == ("tflite_int8",)
+    assert phases_lib.CompressionPhase(config, "qat").previous == "prune"
+    only_qat = train_tpu.resolve_config("default", overrides={"qat.enabled": True}, model_dir=str(tmp_path))
+    assert phases_lib.CompressionPhase(only_qat, "qat").previous == "float"
+
+
+@pytest.mark.parametrize("ramp, total, per_epoch, frequency, expected", [
+    (0.5, 6, 187, None, (3, 3)),      # a tiny phase: one update at the end of the ramp
+    (0.5, 935, 187, None, (460, 46)),  # 5 epochs: every quarter epoch, the last update on end_step
+    (0.6, 100, 10, 7, (56, 7)),
+])
+def test_pruning_steps_end_on_a_mask_update(ramp, total, per_epoch, frequency, expected):
+    prune = train_tpu.Config().prune
+    prune.ramp_fraction, prune.frequency_steps = ramp, frequency
+    end_step, freq = phases_lib.pruning_steps(prune, total, per_epoch)
+    assert (end_step, freq) == expected and end_step % freq == 0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("prune.m_by_n='4:2'", "config key 'prune.m_by_n' is '4:2'; accepted values: '' (off) or 'm:n' with 1 <= m < n"),
+    ("prune.m_by_n=2:4", "YAML reads an unquoted 2:4 as a base-60 number"),
+    ("prune.target_sparsity=1.0", "config key 'prune.target_sparsity' is 1.0; accepted values: (0, 1)"),
+    ("prune.schedule=cubic", "config key 'prune.schedule' is 'cubic'; accepted values: ['polynomial_decay', 'constant']"),
+    ("qat.epochs=0", "config key 'qat.epochs' is 0.0; accepted values: (0, inf)"),
+])
+def test_phase_config_errors_name_the_key(override, message):
+    with pytest.raises(ValueError) as error:
+        train_tpu.resolve_config("default", overrides=[override])
+    assert message in str(error.value)
+
+
+def test_phase_flags(tmp_path):
+    from train_tpu import __main__ as main
+
+    argv = ["train_tpu", "--prune", "--m_by_n=2:4", "--prune_epochs=2", "--qat", "--qat_lr=0.001",
+            "--distill_from_float", f"--model_dir={tmp_path}"]
+    main.FLAGS.unparse_flags()
+    main.FLAGS(argv)
+    try:
+        config = main.config_from_flags()
+    finally:
+        main.FLAGS.unparse_flags()
+    assert config.prune.enabled and config.prune.m_by_n == "2:4" and config.prune.epochs == 2.0
+    assert config.qat.enabled and config.qat.lr == 0.001
+    assert config.prune.distill_from_float and config.qat.distill_from_float
+
+
+def test_next_phase_needs_the_previous_checkpoint(tmp_path, data_dir):
+    config = train_tpu.resolve_config("default", overrides=_phase_overrides(data_dir), model_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"phase 'float' has no checkpoint in .*; it must finish before the next"):
+        trainer_lib.Trainer(config, phase=phases_lib.CompressionPhase(config, "prune"))
+
+
+@pytest.mark.slow
+def test_phases_under_mirrored_strategy(tmp_path, data_dir):
+    overrides = _phase_overrides(data_dir, **{"export.enabled": False, "train.batch_size": 8,
+                                              "prune.m_by_n": "2:4"})
+    out = str(tmp_path / "phases.npz")
+    run_python([WORKER, "phases_mirrored", out, json.dumps({**overrides, "model_dir": str(tmp_path / "run")})],
+               timeout=900)
+    r = np.load(out)
+    assert int(r["replicas"]) == 2
+    assert int(r["prune_steps"]) == int(r["qat_steps"]) == 12  # ceil(0.03 * 375)
+    # 2:4 in every prunable kernel whose input channels are a multiple of 4 (the 3-channel stem is not).
+    assert float(r["prune_min_sparsity_except_stem"]) >= 0.5
