@@ -287,7 +287,9 @@ def export(
     """
     tflite.require_tensorflow(model)
     formats = _check_formats(formats)
-    quantized = _is_qat_model(model)
+    from keras_mobile.compression.qat import convert_qat, is_quantized  # no TF-MOT import: plain layer checks
+
+    quantized = is_quantized(model)
     if quantized:
         unsupported = [f for f in formats if f not in QAT_FORMATS]
         if unsupported:
@@ -335,8 +337,6 @@ def export(
                 else:
                     runtime = "ai_edge_litert"
                     if quantized:  # ranges from the fake-quant nodes; no calibration
-                        from keras_mobile.compression.qat import convert_qat
-
                         content = convert_qat(model, shape[:2], int8_io, check=False)
                     else:
                         frozen = frozen if frozen is not None else tflite.frozen_function(model, shape)
@@ -379,11 +379,6 @@ def export(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
-
-
-def _is_qat_model(model):
-    names = {type(layer).__name__ for layer in getattr(model, "layers", ())}
-    return bool(names & {"QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer"})
 
 
 def _check_formats(formats):

@@ -130,7 +130,9 @@ class PruneConfig:
     m_by_n: str = ""  # e.g. "2:4": structured m-by-n sparsity instead of target_sparsity
     schedule: str = "polynomial_decay"  # or "constant"
     epochs: float = 5.0
-    lr: Optional[float] = None  # peak lr of the phase (cosine to 0, no warmup); None: optimizer.lr / 5
+    # Peak lr of the phase (cosine to 0, no warmup); None: optimizer.lr / 5. Either one is scaled like
+    # optimizer.lr when optimizer.reference_batch_size > 0.
+    lr: Optional[float] = None
     ramp_fraction: float = 0.5  # the sparsity reaches its target after this fraction of the phase's steps
     frequency_steps: Optional[int] = None  # steps between mask updates; None: a quarter epoch
     skip_layers: Tuple[str, ...] = ()  # layer names left dense
@@ -143,7 +145,9 @@ class QatConfig:
 
     enabled: bool = False
     epochs: float = 3.0
-    lr: Optional[float] = None  # peak lr of the phase (cosine to 0, no warmup); None: optimizer.lr / 10
+    # Peak lr of the phase (cosine to 0, no warmup); None: optimizer.lr / 10. Either one is scaled like
+    # optimizer.lr when optimizer.reference_batch_size > 0.
+    lr: Optional[float] = None
     preserve_sparsity: bool = True  # after a prune phase: TF-MOT's pruning-preserving scheme (PQAT)
     distill_from_float: bool = False  # the float model (EMA weights) as distillation teacher
 

@@ -76,7 +76,7 @@ _PRESETS = [
             schedule={"name": "exponential", "decay_rate": 0.98, "decay_epochs": 1.0, "staircase": True,
                       "warmup_epochs": 0.0},
             train={"epochs": 300, "label_smoothing": 0.1, "ema_decay": 0.9999},
-            model={"name": "mobilenetv2_100", "resolution": 224, "dropout_rate": 0.2},
+            model={"dropout_rate": 0.2},
         ),
         sources=(
             ("RMSProp decay 0.9 momentum 0.9, lr 0.045, x0.98 per epoch, weight decay 4e-5, batch 96 x 16 workers",
@@ -122,7 +122,7 @@ _PRESETS = [
                        "weight_decay": 4e-5, "weight_decay_mode": "l2"},
             schedule={"name": "cosine", "warmup_epochs": 0.0},
             train={"epochs": 200, "label_smoothing": 0.0, "ema_decay": 0.0},
-            model={"name": "mobilenext_100", "resolution": 224, "dropout_rate": 0.2},
+            model={"dropout_rate": 0.2},
         ),
         sources=(
             ("SGD momentum 0.9, weight decay 4e-5, cosine schedule from lr 0.05, 200 epochs, batch 256 on 8 GPUs",
@@ -142,7 +142,7 @@ _PRESETS = [
             schedule={"name": "exponential", "decay_rate": 0.97, "decay_epochs": 2.4, "staircase": True,
                       "warmup_epochs": 5.0},
             train={"epochs": 350, "label_smoothing": 0.1, "ema_decay": 0.9999},
-            model={"name": "mixnet_s", "resolution": 224, "dropout_rate": 0.2},
+            model={"dropout_rate": 0.2},
         ),
         sources=(
             ("RMSProp decay 0.9 momentum 0.9 epsilon 1e-3, lr 0.016 x batch/256, x0.97 every 2.4 epochs, "
@@ -164,7 +164,7 @@ _PRESETS = [
                        "weight_decay": 4e-5, "weight_decay_mode": "l2"},
             schedule={"name": "linear", "warmup_epochs": 0.0, "min_lr_ratio": 0.0},
             train={"epochs": None, "train_steps": 300_000, "label_smoothing": 0.1, "ema_decay": 0.0},
-            model={"name": "shufflenet_v2_x1_0", "resolution": 224, "dropout_rate": 0.0},
+            model={"dropout_rate": 0.0},
         ),
         sources=(
             ("SGD momentum 0.9, lr 0.5 decayed linearly to 0 (LambdaLR 1 - step/total), weight decay 4e-5 (not on "

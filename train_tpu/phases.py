@@ -86,7 +86,8 @@ class CompressionPhase:
         self.name = name
         self.section = getattr(root, name)
         self.config = phase_config(root, name)
-        self.previous = enabled_phases(root)[enabled_phases(root).index(name) - 1]
+        order = enabled_phases(root)
+        self.previous = order[order.index(name) - 1]
 
     # ----------------------------------------------------------------- wrappers
     def wrap(self, plain, total_steps=1000, steps_per_epoch=100):

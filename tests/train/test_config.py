@@ -6,6 +6,7 @@ import yaml
 import train_tpu
 from train_tpu import config as config_lib
 from train_tpu import experiments
+from train_helpers import config_from_argv
 
 
 def test_defaults_then_preset_then_file_then_overrides(tmp_path):
@@ -86,19 +87,12 @@ def test_every_preset_resolves_and_cites_sources():
 
 
 def test_flags_map_to_overrides(tmp_path):
-    from train_tpu import __main__ as main
-
     path = tmp_path / "c.yaml"
     path.write_text("optimizer:\n  lr: 0.2\n")
     argv = ["train_tpu", "--experiment=mobilenetv3_small_imagenet", f"--config_file={path}", "--batch_size=64",
             "--width=0.75", "--set", "optimizer.lr=0.01", "--set", "export.formats=savedmodel",
             f"--model_dir={tmp_path}", "--mode=eval", "--tpu=local"]
-    main.FLAGS.unparse_flags()
-    main.FLAGS(argv)
-    try:
-        config = main.config_from_flags()
-    finally:
-        main.FLAGS.unparse_flags()
+    config = config_from_argv(argv)
     assert config.train.batch_size == 64 and config.model.alpha == 0.75 and config.optimizer.lr == 0.01
     assert config.export.formats == ("savedmodel",) and config.mode == "eval" and config.runtime.tpu == "local"
     assert config.model.name == "mobilenetv3_small_100" and config.model_dir == str(tmp_path)

@@ -7,22 +7,22 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_train_tpu_refuses_keras3_keras_mobile():
+def _run_without_legacy_switch(code):
+    """``python -c code`` from the repo root with TF_USE_LEGACY_KERAS unset."""
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
-    code = "import keras_mobile\nimport train_tpu\n"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=180)
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=180)
+
+
+def test_train_tpu_refuses_keras3_keras_mobile():
+    result = _run_without_legacy_switch("import keras_mobile\nimport train_tpu\n")
     assert result.returncode != 0
     assert "RuntimeError" in result.stderr
     assert "TF_USE_LEGACY_KERAS=1 python" in result.stderr and "python -m train_tpu" in result.stderr
 
 
 def test_train_tpu_first_selects_tf_keras():
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
-    code = "import train_tpu, keras_mobile\nprint(keras_mobile.keras_line())\n"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=180)
+    result = _run_without_legacy_switch("import train_tpu, keras_mobile\nprint(keras_mobile.keras_line())\n")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "tf_keras"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import train_tpu
-from train_helpers import WORKER, run_python, tiny_overrides
+from train_helpers import WORKER, config_from_argv, run_python, tiny_overrides
 from train_tpu import phases as phases_lib
 from train_tpu import trainer as trainer_lib
 
@@ -127,16 +127,9 @@ def test_phase_config_errors_name_the_key(override, message):
 
 
 def test_phase_flags(tmp_path):
-    from train_tpu import __main__ as main
-
     argv = ["train_tpu", "--prune", "--m_by_n=2:4", "--prune_epochs=2", "--qat", "--qat_lr=0.001",
             "--distill_from_float", f"--model_dir={tmp_path}"]
-    main.FLAGS.unparse_flags()
-    main.FLAGS(argv)
-    try:
-        config = main.config_from_flags()
-    finally:
-        main.FLAGS.unparse_flags()
+    config = config_from_argv(argv)
     assert config.prune.enabled and config.prune.m_by_n == "2:4" and config.prune.epochs == 2.0
     assert config.qat.enabled and config.qat.lr == 0.001
     assert config.prune.distill_from_float and config.qat.distill_from_float

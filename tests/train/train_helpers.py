@@ -48,3 +48,15 @@ def run_python(args, timeout=300, env=None, **kwargs):
                             text=True, timeout=timeout, **kwargs)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
     return result
+
+
+def config_from_argv(argv):
+    """``python -m train_tpu`` flag parsing on ``argv`` -> the resolved Config (flags reset afterwards)."""
+    from train_tpu import __main__ as main
+
+    main.FLAGS.unparse_flags()
+    main.FLAGS(argv)
+    try:
+        return main.config_from_flags()
+    finally:
+        main.FLAGS.unparse_flags()
