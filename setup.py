@@ -41,6 +41,7 @@ setup(
             "importlib_resources>=6",
             "pytest>=8",
             "pytest-xdist>=3.5",
+            "pytest-timeout>=2.3",
         ],
     },
 )

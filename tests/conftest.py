@@ -1,48 +1,106 @@
-"""Shared helpers: which Keras line runs, registry-driven parameters, small inputs."""
+"""Test selection and shared fixtures. Helpers live in ``tests/helpers.py`` (imported by name).
 
-import numpy as np
+Which Keras line a test runs on is said once, by a marker, and read here by pytest (so by ``.ci/run``,
+the README's commands and Bazel's ``py_test`` targets alike):
+
+* no marker: the Keras 3 line only. Line-independent tests (pure-Python validation, data, benchmarks'
+  arithmetic, export's error paths) run once, there.
+* ``@pytest.mark.both_lines``: also on the tf_keras line (``TF_USE_LEGACY_KERAS=1``): what can differ there,
+  i.e. the layers built, the SavedModel branch, custom layers' serialization.
+* ``@pytest.mark.tf_keras_line``: the tf_keras line only (TF-MOT, the training harness).
+
+The markers are read from a module's source before it is imported, so a module none of whose tests runs on
+this line is never imported (``import train_tpu`` refuses Keras 3, for one).
+
+Tiers: ``python -m pytest`` runs the CI tier. ``--exhaustive`` adds the tests marked ``exhaustive``
+(every variant through every path); ``-m exhaustive --exhaustive`` runs those alone. ``slow`` tests are
+scheduled first so ``-n 2`` does not end on a long tail; ``-m "not slow"`` is the quick inner loop.
+"""
+
+import ast
+import fcntl
+import os
+
 import pytest
 
 from keras_mobile import backend
-from keras_mobile.registry import list_models, model_info
 
-LEGACY = backend.IS_LEGACY_KERAS
-keras = backend.keras
-
-keras3_only = pytest.mark.skipif(LEGACY, reason="Keras 3 behaviour; the tf_keras run covers its own line")
-
-ALL_MODELS = list_models()
+LINE = "tf_keras" if backend.IS_LEGACY_KERAS else "keras3"
+LINE_MARKERS = {"both_lines": {"keras3", "tf_keras"}, "tf_keras_line": {"tf_keras"}}
 
 
-def one_per_family():
-    """The first registered variant of every family (for the heavier checks)."""
-    seen = {}
-    for name in ALL_MODELS:
-        seen.setdefault(model_info(name).family, name)
-    return sorted(seen.values())
+def pytest_addoption(parser):
+    parser.addoption("--exhaustive", action="store_true", default=False,
+                     help="also run the exhaustive tier (tests marked 'exhaustive': every variant through every path)")
 
 
-def small_resolution(name):
-    """The smallest resolution the model builds at (fast tests)."""
-    return model_info(name).min_resolution
+def _lines(marker_names):
+    """The Keras lines a test with these marker names (closest first) runs on."""
+    for name in marker_names:
+        if name in LINE_MARKERS:
+            return LINE_MARKERS[name]
+    return {"keras3"}
 
 
-def random_images(resolution, batch=2, seed=0):
-    """RGB images in [0, 255], the package's input convention."""
-    rng = np.random.default_rng(seed)
-    return rng.uniform(0, 255, (batch, resolution, resolution, 3)).astype("float32")
+def _marker_names(node):
+    """Marker names in a ``pytestmark = pytest.mark.x`` / ``[pytest.mark.x(...), ...]`` expression."""
+    names = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute) and sub.value.attr == "mark":
+            names.append(sub.attr)
+    return names
 
 
-def randomize_weights(model, seed=0):
-    """Give every weight random values (BN variances positive) so comparisons are meaningful."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for weight in model.weights:
-        shape = tuple(weight.shape)
-        name = getattr(weight, "path", None) or weight.name
-        if "variance" in name:
-            values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+def _possible_lines(path):
+    """Every Keras line some test in the module at ``path`` may run on, read from its source (no import)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    module_lines = {"keras3"}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in statement.targets):
+            module_lines = _lines(_marker_names(statement.value))
+    marked = [name for name in _marker_names(tree) if name in LINE_MARKERS]  # on any test, param or the module
+    return module_lines.union(*(LINE_MARKERS[name] for name in marked))
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Skip, without importing it, a test module none of whose tests runs on this Keras line."""
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        if LINE not in _possible_lines(collection_path):
+            return True
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    exhaustive = config.getoption("--exhaustive")
+    selected, deselected = [], []
+    for item in items:
+        names = [mark.name for mark in item.iter_markers()]
+        if LINE not in _lines(names) or ("exhaustive" in names and not exhaustive):
+            deselected.append(item)
         else:
-            values.append(rng.normal(0.0, 0.1, shape).astype("float32"))
-    model.set_weights(values)
-    return model
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    # Longest first (stable, so every xdist worker collects the same order).
+    selected.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    items[:] = selected
+
+
+# --------------------------------------------------------------------------- shared fixtures
+@pytest.fixture(scope="session")
+def default_data_dir(tmp_path_factory):
+    """The embedded default dataset, prepared once and shared by every xdist worker.
+
+    ``KERAS_MOBILE_TEST_DATA`` (set by ``.ci/run``) shares it between the two Keras lines' runs too.
+    """
+    import tfds_configs
+
+    directory = os.environ.get("KERAS_MOBILE_TEST_DATA") or str(tmp_path_factory.getbasetemp().parent / "default_data")
+    os.makedirs(directory, exist_ok=True)
+    with open(directory.rstrip("/") + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker prepares; the others wait, then reuse it
+        try:
+            tfds_configs.load("default", data_dir=directory)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return directory

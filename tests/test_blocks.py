@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import keras
+from helpers import keras
 from keras_mobile.blocks import activation, inverted_residual, TF_STYLE
 from keras_mobile.channels import make_divisible, split_channels
 from keras_mobile.layers import ChannelShuffle, ChannelSplit
@@ -18,6 +18,7 @@ def _apply(fn, values):
     return model, np.asarray(model(values))
 
 
+@pytest.mark.both_lines
 def test_hard_sigmoid_and_hard_swish_match_their_formulas():
     x = np.linspace(-6, 6, 97, dtype="float32").reshape(1, 97, 1, 1)
     relu6 = np.clip(x + 3.0, 0.0, 6.0)
@@ -29,6 +30,7 @@ def test_hard_sigmoid_and_hard_swish_match_their_formulas():
     assert {type(l).__name__ for l in model.layers[1:]} == {"Rescaling", "ReLU", "Multiply"}
 
 
+@pytest.mark.both_lines
 def test_hard_swish_converts_to_one_tflite_op():
     """The literal relu6(x + 3) / 6 form is what the TFLite converter fuses into HARD_SWISH."""
     pytest.importorskip("tensorflow")
@@ -82,6 +84,7 @@ def test_parse_rejects_bad_specs(text, message):
         parse(text)
 
 
+@pytest.mark.both_lines
 def test_channel_shuffle_permutation_matches_numpy():
     groups, channels = 3, 12
     x = np.arange(2 * 5 * 7 * channels, dtype="float32").reshape(2, 5, 7, channels)
@@ -90,6 +93,7 @@ def test_channel_shuffle_permutation_matches_numpy():
     np.testing.assert_array_equal(y, expected)
 
 
+@pytest.mark.both_lines
 def test_channel_shuffle_handles_unknown_spatial_size():
     inputs = keras.Input((None, None, 8))
     model = keras.Model(inputs, ChannelShuffle(2)(inputs))
@@ -97,6 +101,7 @@ def test_channel_shuffle_handles_unknown_spatial_size():
     np.testing.assert_array_equal(np.asarray(model(x)), x[..., [0, 4, 1, 5, 2, 6, 3, 7]])
 
 
+@pytest.mark.both_lines
 def test_custom_layers_validate_and_serialize():
     with pytest.raises(ValueError, match="divisible by groups"):
         ChannelShuffle(3)(keras.Input((4, 4, 8)))
@@ -109,6 +114,7 @@ def test_custom_layers_validate_and_serialize():
         assert clone.get_config() == layer.get_config()
 
 
+@pytest.mark.both_lines
 def test_channel_split_slices_in_order():
     x = np.random.default_rng(1).normal(size=(1, 2, 2, 7)).astype("float32")
     inputs = keras.Input((2, 2, 7))

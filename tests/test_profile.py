@@ -2,9 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from conftest import LEGACY, keras
+from helpers import keras
 from keras_mobile.profile import main, profile
 
 layers = keras.layers
@@ -15,6 +16,7 @@ def _single_layer(layer, input_shape):
     return keras.Model(inputs, layer(inputs))
 
 
+@pytest.mark.both_lines  # the profiler reads each line's own layer classes (the harness reports with it)
 @pytest.mark.parametrize(
     "layer, input_shape, expected_macs, op_type",
     [
@@ -36,7 +38,7 @@ def test_layer_counts_match_formulas(layer, input_shape, expected_macs, op_type)
     row = profile(model).layers[-1]
     assert row.mult_adds == expected_macs
     assert row.op_type == op_type
-    assert row.trainable_params == sum(int(w.numpy().size) if hasattr(w, "numpy") else 0 for w in model.trainable_weights)
+    assert row.trainable_params == sum(int(np.prod(w.shape)) for w in model.trainable_weights) > 0
 
 
 def test_memory_access_cost_is_input_output_and_weight_bytes():

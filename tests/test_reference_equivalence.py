@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 import keras_mobile
-from conftest import keras, randomize_weights
+from helpers import keras, randomize_weights
 from keras_mobile.profile import trainable_params
 
 applications = keras.applications
 
+# The CI tier takes the smallest width of each builder and kind (rounding per width is pinned by the
+# parameter counts, tests/test_model_figures.py); the exhaustive tier every published width.
 CASES = (
     [("MobileNet", {"alpha": a}, False) for a in (0.25, 0.5, 0.75, 1.0)]
     + [("MobileNetV2", {"alpha": a}, False) for a in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)]
@@ -24,8 +26,14 @@ CASES = (
     ]
     + [("Xception", {}, False)]
 )
+SMALLEST = {"MobileNet": 0.25, "MobileNetV2": 0.35, "MobileNetV3Large": 0.75, "MobileNetV3Small": 0.75}
+CASES = [
+    pytest.param(*case, marks=() if case[1].get("alpha", 1.0) == SMALLEST.get(case[0], 1.0) else pytest.mark.exhaustive)
+    for case in CASES
+]
 
 
+@pytest.mark.both_lines  # against tf_keras.applications on that line
 @pytest.mark.parametrize("builder, kwargs, preprocessing", CASES, ids=lambda v: str(v))
 def test_matches_keras_applications(builder, kwargs, preprocessing):
     resolution = 299 if builder == "Xception" else 224

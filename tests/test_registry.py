@@ -3,6 +3,7 @@
 import pytest
 
 import keras_mobile
+from helpers import REPRESENTATIVES, families
 from keras_mobile.registry import model_info
 
 EXPECTED = (
@@ -38,3 +39,32 @@ def test_registered_constructor_is_thin():
     assert info.arguments == {"model_type": "small", "alpha": 0.75, "minimalistic": False}
     with pytest.raises(TypeError):
         info.constructor(not_an_argument=1)
+
+
+# What makes each family's representative (tests/helpers.py) stand for its family in the heavier tests:
+# family -> (layer classes it must contain, whether it has a grouped convolution, depthwise kernel sizes).
+SPECIAL_LAYERS = {
+    "mixnet": ({"ChannelSplit", "Concatenate", "Multiply"}, True, {3, 5, 7, 9, 11}),
+    "mobilenetv3": ({"Multiply", "ReLU", "Rescaling"}, False, {3, 5}),
+    "mobilenext": ({"Add", "DepthwiseConv2D"}, False, {3}),
+    "rexnet": ({"ChannelSplit", "Concatenate", "Multiply"}, False, {3}),
+    "shufflenet_v1": ({"ChannelShuffle", "AveragePooling2D", "Concatenate"}, True, {3}),
+    "shufflenet_v2": ({"ChannelSplit", "ChannelShuffle", "Concatenate"}, False, {3}),
+    "squeezenet": ({"Concatenate", "MaxPooling2D"}, False, set()),
+}
+
+
+def test_every_family_has_one_representative_with_its_special_layers():
+    assert sorted(REPRESENTATIVES) == families()
+    for family, name in REPRESENTATIVES.items():
+        assert model_info(name).family == family
+        if family not in SPECIAL_LAYERS:
+            continue
+        kinds, grouped, kernels = SPECIAL_LAYERS[family]
+        resolution = model_info(name).min_resolution
+        model = keras_mobile.create_model(name, input_shape=(resolution, resolution, 3))
+        built = {type(layer).__name__ for layer in model.layers}
+        assert kinds <= built, (name, kinds - built)
+        assert any(layer.groups > 1 for layer in model.layers if type(layer).__name__ == "Conv2D") == grouped, name
+        depthwise = {layer.kernel_size[0] for layer in model.layers if type(layer).__name__ == "DepthwiseConv2D"}
+        assert depthwise == kernels, (name, depthwise)

@@ -19,6 +19,7 @@ killed-and-resumed run ends with the same weights as an uninterrupted one
 checkpoints do not hold, so resumed dropout masks differ).
 """
 
+import contextlib
 import math
 import os
 import time
@@ -489,12 +490,33 @@ def run(config, strategy=None, log=print):
     config.yaml and summary.json; the top-level summary.json (the float
     phase's) also holds the compression phases' summaries under ``phases``.
     """
+    with _op_determinism(config.train.deterministic):
+        return _run_phases(config, strategy, log)
+
+
+@contextlib.contextmanager
+def _op_determinism(enabled):
+    """TensorFlow's process-wide op determinism on for the run when ``enabled``, restored afterwards.
+
+    A notebook (or a test) that calls ``run`` keeps its own setting for whatever it runs next.
+    """
+    from tensorflow.python.framework import config as tf_config  # is_/disable_op_determinism: not in tf.config
+
+    before = tf_config.is_op_determinism_enabled()
+    if enabled and not before:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled and not before:
+            tf_config.disable_op_determinism()
+
+
+def _run_phases(config, strategy, log):
     from train_tpu import phases as phases_lib
     from train_tpu import summary as summary_lib
 
     wall_start = time.perf_counter()
-    if config.train.deterministic:
-        tf.config.experimental.enable_op_determinism()
     strategy = strategy or strategy_lib.create_strategy(config.runtime)
     source = tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir)
     summary = None

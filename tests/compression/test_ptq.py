@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
-from conftest import random_images
+from helpers import random_images
 
 from keras_mobile import compression, tflite
 from keras_mobile.registry import create_model
+
+pytestmark = pytest.mark.tf_keras_line  # TF-MOT needs tf_keras
 
 
 def test_ptq_int8_builtin_full_integer():

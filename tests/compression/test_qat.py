@@ -2,36 +2,14 @@
 
 import numpy as np
 import pytest
-from conftest import random_images, small_resolution
+from helpers import REPRESENTATIVES, random_images, small_resolution
 
 from keras_mobile import compression, tflite
-from keras_mobile.registry import create_model, list_models, model_info
+from keras_mobile.registry import create_model
 
-# The smallest variant of each family that still has the family's special blocks
-# (V3 with SE + hard-swish, ShuffleNetV1 with groups > 1, hence a channel shuffle).
-REPRESENTATIVES = {
-    "mixnet": "mixnet_s",
-    "mobilenetv1": "mobilenetv1_025",
-    "mobilenetv2": "mobilenetv2_035",
-    "mobilenetv3": "mobilenetv3_small_075",
-    "mobilenext": "mobilenext_035",
-    "rexnet": "rexnet_100",
-    "shufflenet_v1": "shufflenet_v1_g3_050",
-    "shufflenet_v2": "shufflenet_v2_x0_5",
-    "squeezenet": "squeezenet1_1",
-    "xception": "xception",
-}
+pytestmark = pytest.mark.tf_keras_line  # TF-MOT needs tf_keras
+
 FAST = ("mobilenetv2_035", "mobilenetv3_small_075")
-
-
-def _families():
-    return sorted({model_info(name).family for name in list_models()})
-
-
-def test_every_family_has_a_representative():
-    assert sorted(REPRESENTATIVES) == _families()
-    for family, name in REPRESENTATIVES.items():
-        assert model_info(name).family == family
 
 
 def _qat_roundtrip(name):

@@ -1,39 +1,26 @@
 """The embedded default dataset: procedural, deterministic, prepared once, offline."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tfds_configs
+from helpers import run_python
 from tfds_configs import default_dataset
 from tfds_configs import synthetic
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _DIGEST_SCRIPT = (
     "from tfds_configs import synthetic; "
     "print(synthetic.digest(seed={seed}, split='validation', num_examples=60))"
 )
 
 
-def _digest_in_subprocess(seed):
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen(
-        [sys.executable, "-c", _DIGEST_SCRIPT.format(seed=seed)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
-    )
-
-
 def test_generation_is_deterministic_across_processes():
-    runs = [_digest_in_subprocess(seed=0) for _ in range(2)]
-    digests = []
-    for run in runs:
-        out, _ = run.communicate(timeout=300)
-        assert run.returncode == 0
-        digests.append(out.strip().splitlines()[-1])
+    # Each child imports TensorFlow and encodes 60 images: ~10 s; 120 s is a hang.
+    digests = [run_python(["-c", _DIGEST_SCRIPT.format(seed=0)], timeout=120).stdout.strip().splitlines()[-1]
+               for _ in range(2)]
     here = synthetic.digest(seed=0, split="validation", num_examples=60)
     assert digests == [here, here]
     assert synthetic.digest(seed=1, split="validation", num_examples=60) != here

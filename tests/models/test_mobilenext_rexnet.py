@@ -9,7 +9,7 @@ params / Mult-Adds are pinned by tests/test_model_figures.py.
 import numpy as np
 import pytest
 
-from conftest import keras, randomize_weights
+from helpers import keras, randomize_weights
 from keras_mobile.blocks.linear_bottleneck import linear_bottleneck
 from keras_mobile.blocks.sandglass import identity_channels, sandglass
 from keras_mobile.models.mobilenext import MobileNeXt

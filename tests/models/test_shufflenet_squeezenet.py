@@ -8,7 +8,7 @@ Mult-Adds are pinned by tests/test_model_figures.py.
 import numpy as np
 import pytest
 
-from conftest import keras, randomize_weights
+from helpers import keras, randomize_weights
 from keras_mobile.blocks.fire import fire
 from keras_mobile.blocks.shuffle import megvii_shuffle, pool_3x3_s2, shufflenet_v1_unit, shufflenet_v2_unit
 from keras_mobile.layers import ChannelShuffle

@@ -8,6 +8,8 @@ from train_tpu import config as config_lib
 from train_tpu import experiments
 from train_helpers import config_from_argv
 
+pytestmark = pytest.mark.tf_keras_line  # train_tpu runs on tf_keras
+
 
 def test_defaults_then_preset_then_file_then_overrides(tmp_path):
     defaults = config_lib.Config()

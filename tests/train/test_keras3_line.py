@@ -1,18 +1,11 @@
 """On the Keras 3 line: importing train_tpu after keras_mobile loaded Keras 3 stops with a clear message."""
 
-import os
-import subprocess
-import sys
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import python_env, run_python
 
 
 def _run_without_legacy_switch(code):
-    """``python -c code`` from the repo root with TF_USE_LEGACY_KERAS unset."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=180)
+    """``python -c code`` from the repo root with TF_USE_LEGACY_KERAS unset (an import: ~15 s; 120 s is a hang)."""
+    return run_python(["-c", code], timeout=120, env=python_env(legacy=False), check=False)
 
 
 def test_train_tpu_refuses_keras3_keras_mobile():

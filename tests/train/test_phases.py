@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 
 import train_tpu
-from train_helpers import WORKER, config_from_argv, run_python, tiny_overrides
+from helpers import python_env, run_python
+from train_helpers import WORKER, config_from_argv, tiny_overrides
 from train_tpu import phases as phases_lib
 from train_tpu import trainer as trainer_lib
 
+pytestmark = pytest.mark.tf_keras_line  # the harness and TF-MOT run on tf_keras
 
-def _phase_overrides(data_dir, **extra):
+
+def _phase_overrides(default_data_dir, **extra):
     # 60 float steps: past the near-uniform outputs of an untrained net, whose int8 arg-max is a coin toss.
-    return tiny_overrides(data_dir, **{
+    return tiny_overrides(default_data_dir, **{
         "train.train_steps": 60, "train.deterministic": True,
         "export.enabled": True, "export.formats": ["tflite_fp32", "tflite_int8"], "export.calibration_images": 16,
         "prune.enabled": True, "prune.epochs": 0.03, "prune.target_sparsity": 0.5,
@@ -24,10 +27,10 @@ def _phase_overrides(data_dir, **extra):
 
 
 @pytest.mark.slow
-def test_float_prune_qat_phases_end_in_sparse_full_integer_tflite(tmp_path, data_dir):
+def test_float_prune_qat_phases_end_in_sparse_full_integer_tflite(tmp_path, default_data_dir):
     from keras_mobile import compression
 
-    config = train_tpu.resolve_config("default", overrides=_phase_overrides(data_dir), model_dir=str(tmp_path))
+    config = train_tpu.resolve_config("default", overrides=_phase_overrides(default_data_dir), model_dir=str(tmp_path))
     summary = train_tpu.run(config)
     prune, qat = summary["phases"]["prune"], summary["phases"]["qat"]
 
@@ -49,7 +52,7 @@ def test_float_prune_qat_phases_end_in_sparse_full_integer_tflite(tmp_path, data
     # QAT Keras model, evaluated on the eval split; builtin ops, no float tensor.
     assert set(qat["export"]["formats"]) == {"tflite_int8"}
     entry = qat["export"]["formats"]["tflite_int8"]
-    assert entry["top1_agreement"] >= 0.75 and 0.0 <= entry["eval_top1"] <= 1.0 and entry["gzip_bytes"] < entry["bytes"]
+    assert entry["top1_agreement"] >= 0.75 and entry["gzip_bytes"] < entry["bytes"]
     content = (tmp_path / "qat" / "export" / "model_int8.tflite").read_bytes()
     compression.check_full_integer(content, "phase qat")
     report = json.loads((tmp_path / "qat" / "export" / "export_report.json").read_text())
@@ -61,22 +64,25 @@ def test_float_prune_qat_phases_end_in_sparse_full_integer_tflite(tmp_path, data
     assert min(r["sparsity"] for r in rows) >= 0.49, [r for r in rows if r["sparsity"] < 0.49]
     # Eval of the int8 file matches what LiteRT computes over the eval split by hand.
     assert qat["export"]["formats"]["tflite_int8"]["eval_top1"] == pytest.approx(
-        _tflite_top1(content, data_dir), abs=1e-9)
-    assert 0.0 <= summary["export"]["formats"]["tflite_int8"]["eval_top1"] <= 1.0  # the float PTQ baseline
+        _tflite_top1(content, default_data_dir), abs=1e-9)
+    # ... and so does the float phase's post-training int8 file (the baseline QAT is compared with).
+    float_int8 = (tmp_path / "export" / "model_int8.tflite").read_bytes()
+    assert summary["export"]["formats"]["tflite_int8"]["eval_top1"] == pytest.approx(
+        _tflite_top1(float_int8, default_data_dir), abs=1e-9)
 
     # Running the same config again resumes: no phase trains again.
-    again = train_tpu.run(train_tpu.resolve_config("default", overrides={**_phase_overrides(data_dir),
+    again = train_tpu.run(train_tpu.resolve_config("default", overrides={**_phase_overrides(default_data_dir),
                                                                        "export.enabled": False},
                                                    model_dir=str(tmp_path)))
     for s in (again, again["phases"]["prune"], again["phases"]["qat"]):
         assert s["train"]["start_step"] == s["train"]["final_step"]
 
 
-def _tflite_top1(content, data_dir):
+def _tflite_top1(content, default_data_dir):
     import tfds_configs
     from keras_mobile import tflite
 
-    source = tfds_configs.load("default", data_dir=data_dir)
+    source = tfds_configs.load("default", data_dir=default_data_dir)
     ds = tfds_configs.eval_input(source, global_batch_size=100, image_size=32, normalization="raw")
     runner = tflite.Runner(content)
     hits = [runner(x.numpy()).argmax(-1) == y.numpy().reshape(-1) for x, y in ds]
@@ -135,19 +141,28 @@ def test_phase_flags(tmp_path):
     assert config.prune.distill_from_float and config.qat.distill_from_float
 
 
-def test_next_phase_needs_the_previous_checkpoint(tmp_path, data_dir):
-    config = train_tpu.resolve_config("default", overrides=_phase_overrides(data_dir), model_dir=str(tmp_path))
+def test_next_phase_needs_the_previous_checkpoint(tmp_path, default_data_dir):
+    config = train_tpu.resolve_config("default", overrides=_phase_overrides(default_data_dir), model_dir=str(tmp_path))
     with pytest.raises(ValueError, match=r"phase 'float' has no checkpoint in .*; it must finish before the next"):
         trainer_lib.Trainer(config, phase=phases_lib.CompressionPhase(config, "prune"))
 
 
 @pytest.mark.slow
-def test_phases_under_mirrored_strategy(tmp_path, data_dir):
-    overrides = _phase_overrides(data_dir, **{"export.enabled": False, "train.batch_size": 8,
-                                              "prune.m_by_n": "2:4"})
+def test_phases_under_mirrored_strategy(tmp_path, default_data_dir):
+    # Not in deterministic mode: with op determinism on, the QAT phase under MirroredStrategy over 2 logical
+    # CPUs makes the weights non-finite by step 12 (reproducible; the same phases on one device are fine).
+    # Open, noted on the test-suite issue.
+    overrides = _phase_overrides(default_data_dir, **{"export.enabled": False, "train.batch_size": 8,
+                                                      "prune.m_by_n": "2:4", "train.deterministic": False})
     out = str(tmp_path / "phases.npz")
+    # TensorFlow 2.21's oneDNN graph rewrite breaks inference over 2 logical CPU devices: each replica's
+    # first depthwise conv of the eval step gets the 3-channel image ("input depth must be evenly divisible
+    # by filter depth: 3 vs 16"); training steps are unaffected, and with the rewrite off the run is right.
+    # Logical CPU devices are this test's stand-in for GPUs, where oneDNN does not run.
+    env = python_env(TF_ENABLE_ONEDNN_OPTS="0")
+    # TensorFlow's start, 3 phases of 12 steps, TF-MOT wrapping: ~100 s alone; 300 s is a hang.
     run_python([WORKER, "phases_mirrored", out, json.dumps({**overrides, "model_dir": str(tmp_path / "run")})],
-               timeout=900)
+               timeout=300, env=env)
     r = np.load(out)
     assert int(r["replicas"]) == 2
     assert int(r["prune_steps"]) == int(r["qat_steps"]) == 12  # ceil(0.03 * 375)

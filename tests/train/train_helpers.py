@@ -1,12 +1,8 @@
 """Helpers shared by tests/train (a plain module: test files import it by name)."""
 
 import os
-import subprocess
-import sys
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(_HERE))
-WORKER = os.path.join(_HERE, "_worker.py")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker.py")
 MODEL = "mobilenetv2_035"
 RESOLUTION = 32
 
@@ -31,23 +27,6 @@ def tiny_overrides(data_dir, **extra):
     }
     overrides.update(extra)
     return overrides
-
-
-def subprocess_env(**extra):
-    env = dict(os.environ)
-    env["TF_USE_LEGACY_KERAS"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env.update(extra)
-    return env
-
-
-def run_python(args, timeout=300, env=None, **kwargs):
-    """Run ``python args...`` from the repo root; returns the CompletedProcess (asserting success)."""
-    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env or subprocess_env(), capture_output=True,
-                            text=True, timeout=timeout, **kwargs)
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-    return result
 
 
 def config_from_argv(argv):
