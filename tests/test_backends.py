@@ -105,6 +105,7 @@ def test_representatives_on_torch(tmp_path):
 
 
 @pytest.mark.exhaustive
+@pytest.mark.timeout(2400)  # the child's own timeout (60 + 90 s per variant, 20 ShuffleNetV1 variants) rules
 @pytest.mark.parametrize("family", families())  # every variant of every family
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_every_variant_on_other_backends(backend, family, tmp_path):

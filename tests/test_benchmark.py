@@ -9,6 +9,7 @@ from keras_mobile.profile import mult_adds
 from keras_mobile.registry import create_model
 
 
+@pytest.mark.slow
 def test_benchmark_end_to_end(tmp_path, capsys):
     plot, results = tmp_path / "latency.png", tmp_path / "results.json"
     argv = ["mobilenetv2_035", "--resolution", "64", "--threads", "1", "--precision", "fp32,int8",

@@ -31,6 +31,7 @@ def _pruned(name="mobilenetv2_035", **kwargs):
     return compression.strip_pruning(pruned)
 
 
+@pytest.mark.slow
 def test_magnitude_pruning_reaches_target_in_every_layer_and_strips():
     stripped = _pruned(target_sparsity=0.5, schedule="polynomial_decay")
     assert {type(layer).__name__ for layer in stripped.layers} <= STOCK
@@ -43,6 +44,7 @@ def test_magnitude_pruning_reaches_target_in_every_layer_and_strips():
     assert "**total**" in compression.format_sparsity_report(report)
 
 
+@pytest.mark.slow
 def test_two_four_sparsity_pattern():
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
 
@@ -58,6 +60,7 @@ def test_two_four_sparsity_pattern():
     assert compression.total_sparsity(report) > 0.45
 
 
+@pytest.mark.slow
 def test_pruning_preserving_qat_keeps_sparsity_in_int8_tflite():
     stripped = _pruned(target_sparsity=0.5, schedule="constant")
     pqat = compression.quantize_model(stripped, scheme="prune_preserve")

@@ -17,6 +17,7 @@ _DIGEST_SCRIPT = (
 )
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic_across_processes():
     # Each child imports TensorFlow and encodes 60 images: ~10 s; 120 s is a hang.
     digests = [run_python(["-c", _DIGEST_SCRIPT.format(seed=0)], timeout=120).stdout.strip().splitlines()[-1]

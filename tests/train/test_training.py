@@ -20,6 +20,7 @@ def _trainer(default_data_dir, model_dir, **extra):
     return trainer_lib.Trainer(config)
 
 
+@pytest.mark.slow
 def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, default_data_dir):
     good = _trainer(default_data_dir, tmp_path, **{"train.train_steps": 2, "train.checkpoint_every_steps": 1})
     good.train(log=lambda *a: None)
@@ -54,6 +55,7 @@ def test_epoch_seeded_input_skips_consumed_batches(tmp_path, default_data_dir):
     assert not all(np.array_equal(a, b) for a, b in zip(epoch0[:2], epoch1))  # a new epoch reshuffles
 
 
+@pytest.mark.slow
 def test_ema_weights_differ_from_raw_and_are_exported(tmp_path, default_data_dir):
     config = train_tpu.resolve_config("default", overrides=tiny_overrides(
         default_data_dir, model_dir=str(tmp_path), **{"train.train_steps": 6, "train.ema_decay": 0.9,
