@@ -107,6 +107,12 @@ def python_env(legacy=None, **extra):
     return env
 
 
+def child_timeout(seconds):
+    """``seconds`` (sized for an idle 2-core machine) times ``KERAS_MOBILE_TEST_TIMEOUT_SCALE`` (default 1):
+    raise it on a slower or busy machine, or under coverage, which traces the children too."""
+    return seconds * float(os.environ.get("KERAS_MOBILE_TEST_TIMEOUT_SCALE", "1"))
+
+
 def _tail(text, limit):
     text = text.decode(errors="replace") if isinstance(text, bytes) else (text or "")
     return text[-limit:]
@@ -120,6 +126,7 @@ def run_python(args, timeout, env=None, check=True):
     the test the same way.
     """
     command = [sys.executable, *args]
+    timeout = child_timeout(timeout)
     try:
         result = subprocess.run(command, cwd=REPO, env=env or python_env(), capture_output=True, text=True,
                                 timeout=timeout)

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import REPO, python_env, run_python
+from helpers import REPO, child_timeout, python_env, run_python
 from train_helpers import WORKER, tiny_overrides
 
 pytestmark = pytest.mark.tf_keras_line  # the harness runs on tf_keras
@@ -66,6 +66,7 @@ def _run_two_workers(tmp_path, overrides, timeout):
         procs.append(subprocess.Popen(
             [sys.executable, WORKER, "multi_worker", str(tmp_path / f"w{index}.npz"), json.dumps(overrides)],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    timeout = child_timeout(timeout)
     deadline = time.monotonic() + timeout
     results = []
     try:
