@@ -32,7 +32,10 @@ export_module = sys.modules["keras_mobile.export"]
 INT8_TEST_TOLERANCE = {"max_abs_diff": 1.0, "min_top1": None}  # the real int8 check is below
 # fp16: the export default is the 1e-2; these untrained nets amplify float16 weight rounding up to
 # 0.023 (mixnet_l, tf_keras run), so the round-trip test allows 5e-2 (see the report: 1e-2 is met by most families).
-TEST_TOLERANCES = {"tflite_fp16": {"max_abs_diff": 5e-2, "min_top1": None}, "tflite_int8": INT8_TEST_TOLERANCE, "tflite_dynamic_int8": {"max_abs_diff": 0.15, "min_top1": None}}
+# Dynamic-range int8 (int8 weights, float activations) amplifies like int8 on the wider untrained variants
+# (measured on tf_keras: 0.172 mixnet_m, 0.217 mobilenext_140), so it gets the same image-by-image check.
+TEST_TOLERANCES = {"tflite_fp16": {"max_abs_diff": 5e-2, "min_top1": None}, "tflite_int8": INT8_TEST_TOLERANCE,
+                   "tflite_dynamic_int8": INT8_TEST_TOLERANCE}
 
 # The converters whose op coverage depends on a family's layers; fp16 and dynamic-range int8 convert the
 # same graph as fp32 with other weight types, and SavedModel traces the same function.
@@ -116,20 +119,21 @@ def test_formats_round_trip_with_parity(name, formats, tmp_path):
         facts = entries[fmt]["tflite"]
         assert facts["max_rank"] <= 4
         assert not [op for op in facts["ops"] if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE")]
-    if "tflite_int8" not in formats:
-        return
-    assert entries["tflite_int8"]["tflite"]["input_dtype"] == "int8"
+    if "tflite_int8" in formats:
+        assert entries["tflite_int8"]["tflite"]["input_dtype"] == "int8"
 
-    # int8: the same function image by image (see the module docstring), where random weights allow it.
+    # int8 (full and dynamic-range): the same function image by image (see the module docstring), where random
+    # weights allow it.
     reference = np.asarray(model(samples, training=False))
-    quantized = tflite.Runner((tmp_path / "out" / "model_int8.tflite").read_bytes())(samples)
-    assert quantized.shape == reference.shape and np.allclose(quantized.sum(-1), 1.0, atol=0.05)  # a softmax
-    if model_info(name).family in NO_INT8_FUNCTION_CHECK:
-        return
-    error = np.abs(quantized - reference).mean()
     between_images = np.abs(reference - np.roll(reference, 1, axis=0)).mean()
-    assert between_images > 1e-3  # the float outputs differ between images: the check below can fail
-    assert error < between_images, (error, between_images)
+    for fmt in {"tflite_int8", "tflite_dynamic_int8"} & set(formats):
+        quantized = tflite.Runner((tmp_path / "out" / entries[fmt]["path"]).read_bytes())(samples)
+        assert quantized.shape == reference.shape and np.allclose(quantized.sum(-1), 1.0, atol=0.05), fmt  # a softmax
+        if model_info(name).family in NO_INT8_FUNCTION_CHECK:
+            continue
+        error = np.abs(quantized - reference).mean()
+        assert between_images > 1e-3  # the float outputs differ between images: the check below can fail
+        assert error < between_images, (fmt, error, between_images)
 
 
 def test_int8_uint8_io_and_cli(tmp_path):
