@@ -92,7 +92,7 @@ def prepare(names, precisions, resolution=None, reference=True, log=print):
 
 def _convert(name, family, model, precisions, scale=(1.0, 0.0)):
     """Rows for one Keras model: TFLite bytes per precision, calibrated on ``sample_images * a + b``."""
-    from keras_mobile.export import sample_images
+    from keras_mobile.testing import sample_images
     from keras_mobile.profile import mult_adds, trainable_params
 
     tflite.require_tensorflow(model)

@@ -1,6 +1,6 @@
 """Export a Keras model to SavedModel, TFLite (fp32 / fp16 / int8) and ONNX, verified.
 
-    keras_mobile.export(model, "out/mnv2", formats=("savedmodel", "tflite_fp32", "tflite_int8", "onnx"))
+    keras_mobile.export_model(model, "out/mnv2", formats=("savedmodel", "tflite_fp32", "tflite_int8", "onnx"))
     python -m keras_mobile.export mobilenetv2_100 --formats savedmodel,tflite_fp32,tflite_int8,onnx --out DIR
 
 Works on Keras 3 (TensorFlow backend) and tf_keras models. Artifacts, in ``directory``:
@@ -13,7 +13,7 @@ Works on Keras 3 (TensorFlow backend) and tf_keras models. Artifacts, in ``direc
     model.onnx                  opset 17, input ``image`` (any batch, h, w, c) (for onnxruntime / TensorRT)
     export_report.json          the verification figures below
 
-Verification: before ``export`` returns, each artifact is loaded by its own runtime
+Verification: before ``export_model`` returns, each artifact is loaded by its own runtime
 (TensorFlow, LiteRT ``ai_edge_litert``, onnxruntime) and run on sample images; its
 outputs are compared with the Keras model's: the largest absolute difference,
 and top-1 agreement (the fraction of images whose arg-max matches). Thresholds
@@ -29,10 +29,10 @@ and top-1 agreement (the fraction of images whose arg-max matches). Thresholds
   It is only meaningful when the outputs vary between images and are not
   near-uniform: a 1000-class softmax of an untrained model puts ~1e-3 on every
   class, below one int8 step (1/256), and no int8 model can keep its arg-max.
-  For random-weight models use a few classes and ``calibrate_batchnorm`` (BN
+  For random-weight models use a few classes and ``keras_mobile.testing.calibrate_batchnorm`` (BN
   statistics taken from the representative images, so every layer sees
   unit-scale activations as in a trained network) and varied sample images
-  (``sample_images``: smooth random scenes, not i.i.d. pixel noise, whose
+  (``keras_mobile.testing.sample_images``: smooth random scenes, not i.i.d. pixel noise, whose
   global averages are all alike). The report records ``float_top1_classes``
   (how many distinct arg-maxes the Keras model gave), so a degenerate check is
   visible.
@@ -63,6 +63,7 @@ import time
 import numpy as np
 
 from keras_mobile import backend, tflite
+from keras_mobile.testing import sample_images
 
 FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "onnx")
 DEFAULT_FORMATS = ("savedmodel", "tflite_fp32", "tflite_int8", "onnx")
@@ -106,60 +107,6 @@ class FormatReport:
     tolerance: dict
     seconds: float
     tflite: dict = None  # ops, max_rank, input/output dtypes (TFLite formats only)
-
-
-# --------------------------------------------------------------------------- sample data
-def sample_images(shape, count=16, seed=0):
-    """Varied RGB images in [0, 255] (the package input convention), ``(count, h, w, c)`` float32.
-
-    Smooth random scenes: a coarse random colour grid upsampled bilinearly, with
-    per-image brightness and contrast, plus a little pixel noise. Unlike i.i.d.
-    noise, different images give different pooled features, so top-1 agreement
-    means something.
-    """
-    import tensorflow as tf
-
-    height, width, channels = shape
-    rng = np.random.default_rng(seed)
-    images = []
-    for _ in range(count):
-        grid = int(rng.integers(2, 7))
-        coarse = rng.uniform(0.0, 1.0, (1, grid, grid, channels)).astype("float32")
-        smooth = tf.image.resize(coarse, (height, width), method="bilinear").numpy()[0]
-        contrast, brightness = rng.uniform(0.3, 1.0), rng.uniform(0.0, 1.0)
-        image = brightness + contrast * (smooth - 0.5) + rng.normal(0.0, 0.03, (height, width, channels))
-        images.append(np.clip(image, 0.0, 1.0) * 255.0)
-    return np.stack(images).astype("float32")
-
-
-def calibrate_batchnorm(model, images, gamma=None):
-    """Set every BatchNormalization's moving statistics to those of ``images`` (random-weight models).
-
-    One forward pass in training mode with momentum 0: each BN normalizes with
-    its batch statistics and stores them as its moving statistics, so in
-    inference every layer then sees the activations scale a trained network has.
-    Only moving statistics change (Dropout acts in that pass but holds no state).
-
-    gamma: also set every BN scale to this value first. An untrained deep net
-      with gamma 1 is chaotic (a 1e-3 relative change of the input moves its
-      outputs by ~0.1, so no int8 model can follow it); 0.6 keeps outputs
-      varied between images yet stable, like a trained network's. Use it only
-      for demonstrations and tests on random weights.
-    """
-    bn_layers = [layer for layer in _flat_layers(model) if type(layer).__name__ == "BatchNormalization"]
-    if gamma is not None:
-        for layer in bn_layers:
-            if layer.gamma is not None:
-                layer.gamma.assign(np.full(tuple(layer.gamma.shape), gamma, "float32"))
-    momenta = [layer.momentum for layer in bn_layers]
-    try:
-        for layer in bn_layers:
-            layer.momentum = 0.0
-        model(np.asarray(images, "float32"), training=True)
-    finally:
-        for layer, momentum in zip(bn_layers, momenta):
-            layer.momentum = momentum
-    return model
 
 
 def _flat_layers(model):
@@ -262,7 +209,7 @@ def _compare(label, reference, outputs, tolerance):
 
 
 # --------------------------------------------------------------------------- public API
-def export(
+def export_model(
     model,
     directory,
     formats=DEFAULT_FORMATS,
@@ -466,7 +413,7 @@ def main(argv=None):
                 file=sys.stderr,
             )
             calibrate_batchnorm(model, representative, gamma=0.6)
-        report = export(model, args.out, args.formats, representative_data=representative, int8_io=args.int8_io)
+        report = export_model(model, args.out, args.formats, representative_data=representative, int8_io=args.int8_io)
     except (ValueError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -171,7 +171,7 @@ def _split_separable(row):
     if row.layer_type != "SeparableConv2D":
         yield row.op_type, row.mult_adds, params
         return
-    layer = row._layer  # set by profile()
+    layer = row._layer  # set by profile_model()
     kh, kw = layer.kernel_size
     c_in = layer.input.shape[-1] * layer.depth_multiplier
     positions = _nelements(row.output_shape[1:-1])
@@ -189,7 +189,7 @@ def _flat_layers(model):
             yield layer
 
 
-def profile(model):
+def profile_model(model):
     """Profile a built functional ``model`` (fixed input resolution) -> ``Profile``."""
     rows, uncounted = [], []
     for layer in _flat_layers(model):
@@ -239,7 +239,7 @@ def trainable_params(model):
 
 def mult_adds(model):
     """Total Mult-Adds of ``model`` (built with a fixed input resolution)."""
-    return profile(model).mult_adds
+    return profile_model(model).mult_adds
 
 
 # --------------------------------------------------------------------------- reports
@@ -356,7 +356,7 @@ def main(argv=None):
         model = create_model(args.name, **overrides)
     except ValueError as error:
         parser.error(str(error))
-    print(FORMATS[args.format](profile(model)))
+    print(FORMATS[args.format](profile_model(model)))
     return 0
 
 

@@ -23,12 +23,19 @@ class ModelInfo:
     arguments: Dict
     default_resolution: int = 224
     min_resolution: int = 32
+    # The builder's width-multiplier argument ("alpha", "width", "scale"), None when the family has none;
+    # tools (the training harness's --width) pass a width through it instead of guessing the keyword.
+    width_arg: Optional[str] = None
     # (trainable params, Mult-Adds at default_resolution, source) of the reference implementation, where known.
     reference: Optional[Tuple[int, int, str]] = None
 
 
-def register_variants(family, builder, variants, default_resolution=224, min_resolution=32, references=None):
-    """Register ``{name: builder kwargs}`` as constructors ``name(**overrides)``."""
+def register_variants(family, builder, variants, *, width_arg=None, default_resolution=224, min_resolution=32,
+                      references=None):
+    """Register ``{name: builder kwargs}`` as constructors ``name(**overrides)``.
+
+    width_arg: the name of ``builder``'s width-multiplier argument (None: the family has none).
+    """
     references = references or {}
     for name, arguments in variants.items():
         if name in _REGISTRY:
@@ -40,7 +47,8 @@ def register_variants(family, builder, variants, default_resolution=224, min_res
         functools.update_wrapper(constructor, builder)
         constructor.__name__ = constructor.__qualname__ = name
         _REGISTRY[name] = ModelInfo(
-            name, family, constructor, dict(arguments), default_resolution, min_resolution, references.get(name)
+            name, family, constructor, dict(arguments), default_resolution, min_resolution, width_arg,
+            references.get(name),
         )
 
 

@@ -24,7 +24,8 @@ import pytest
 
 from helpers import ALL_MODELS, LEGACY, REPRESENTATIVES, keras
 from keras_mobile import tflite
-from keras_mobile.export import ExportError, FORMATS, REPORT, calibrate_batchnorm, export, main, sample_images
+from keras_mobile.export import ExportError, FORMATS, REPORT, export_model, main
+from keras_mobile.testing import calibrate_batchnorm, sample_images
 from keras_mobile.registry import create_model, model_info
 
 export_module = sys.modules["keras_mobile.export"]
@@ -103,7 +104,7 @@ def test_formats_round_trip_with_parity(name, formats, tmp_path):
     model = _test_model(name)
     shape = (_resolution(name),) * 2 + (3,)
     samples = sample_images(shape, 16, seed=2)
-    report = export(model, tmp_path / "out", formats, sample_inputs=samples, tolerances=TEST_TOLERANCES)
+    report = export_model(model, tmp_path / "out", formats, sample_inputs=samples, tolerances=TEST_TOLERANCES)
 
     assert json.loads((tmp_path / "out" / REPORT).read_text()) == report
     assert sorted(report["formats"]) == sorted(formats)
@@ -143,7 +144,7 @@ def test_int8_uint8_io_and_cli(tmp_path):
     assert report["formats"]["tflite_fp32"]["max_abs_diff"] <= 1e-4
 
     model = _test_model("mobilenetv2_035")
-    report = export(model, tmp_path / "u8", ["tflite_int8"], int8_io="uint8", tolerances=TEST_TOLERANCES)
+    report = export_model(model, tmp_path / "u8", ["tflite_int8"], int8_io="uint8", tolerances=TEST_TOLERANCES)
     assert report["formats"]["tflite_int8"]["tflite"]["input_dtype"] == "uint8"
     assert report["formats"]["tflite_int8"]["tflite"]["output_dtype"] == "uint8"
 
@@ -177,41 +178,41 @@ def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tflite, "convert", broken)
     with pytest.raises(ExportError, match="'tflite_int8'.*forced failure"):
-        export(model, tmp_path / "out", ["savedmodel", "tflite_fp32", "tflite_int8"])
+        export_model(model, tmp_path / "out", ["savedmodel", "tflite_fp32", "tflite_int8"])
     assert os.listdir(tmp_path) == []  # no target, no staging directory, no partial artifact
 
 
 def test_failed_export_never_overwrites_a_good_one(tmp_path):
     model = _tiny_model()
     target = tmp_path / "out"
-    export(model, target, ["savedmodel", "tflite_fp32"])
+    export_model(model, target, ["savedmodel", "tflite_fp32"])
     before = {p: (target / p).read_bytes() for p in _listing(target) if (target / p).is_file()}
 
     with pytest.raises(ExportError, match=r"'tflite_fp32'.*max abs difference .* \(tolerance -1\)"):
-        export(model, target, ["savedmodel", "tflite_fp32"], tolerances={"tflite_fp32": {"max_abs_diff": -1}})
+        export_model(model, target, ["savedmodel", "tflite_fp32"], tolerances={"tflite_fp32": {"max_abs_diff": -1}})
     after = {p: (target / p).read_bytes() for p in _listing(target) if (target / p).is_file()}
     assert after == before
     assert os.listdir(tmp_path) == ["out"]
 
     # A successful re-export replaces the artifacts in place.
-    export(model, target, ["savedmodel", "tflite_fp32"])
+    export_model(model, target, ["savedmodel", "tflite_fp32"])
     assert sorted(os.listdir(target)) == sorted(["saved_model", "model_fp32.tflite", REPORT])
 
 
 def test_errors_are_clear(tmp_path, monkeypatch):
     flexible = create_model("mobilenetv2_035", classes=10)  # None spatial dims (built, never converted)
     with pytest.raises(ValueError, match="resolution"):
-        export(flexible, tmp_path / "x", ["tflite_fp32"])
+        export_model(flexible, tmp_path / "x", ["tflite_fp32"])
     with pytest.raises(ValueError, match="formats"):
-        export(flexible, tmp_path / "x", ["tflite_int4"], resolution=64)
+        export_model(flexible, tmp_path / "x", ["tflite_int4"], resolution=64)
     monkeypatch.setattr(export_module.backend, "backend_name", lambda: "jax")
     with pytest.raises(ValueError, match="'jax' backend.*KERAS_BACKEND=tensorflow"):
-        export(flexible, tmp_path / "x", ["tflite_fp32"], resolution=64)
+        export_model(flexible, tmp_path / "x", ["tflite_fp32"], resolution=64)
     assert os.listdir(tmp_path) == []
 
 
 def test_resolution_for_flexible_models(tmp_path):
     flexible = _tiny_model(resolution=None)
-    report = export(flexible, tmp_path / "out", ["tflite_fp32"], resolution=48)
+    report = export_model(flexible, tmp_path / "out", ["tflite_fp32"], resolution=48)
     assert report["input_shape"] == [48, 48, 3]
     assert report["formats"]["tflite_fp32"]["max_abs_diff"] <= 1e-5

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import keras
-from keras_mobile.profile import main, profile
+from keras_mobile.profile import main, profile_model
 
 layers = keras.layers
 
@@ -35,7 +35,7 @@ def _single_layer(layer, input_shape):
 )
 def test_layer_counts_match_formulas(layer, input_shape, expected_macs, op_type):
     model = _single_layer(layer(), input_shape)
-    row = profile(model).layers[-1]
+    row = profile_model(model).layers[-1]
     assert row.mult_adds == expected_macs
     assert row.op_type == op_type
     assert row.trainable_params == sum(int(np.prod(w.shape)) for w in model.trainable_weights) > 0
@@ -43,14 +43,14 @@ def test_layer_counts_match_formulas(layer, input_shape, expected_macs, op_type)
 
 def test_memory_access_cost_is_input_output_and_weight_bytes():
     model = _single_layer(layers.Conv2D(4, 3, padding="same", use_bias=False), (5, 5, 2))
-    row = profile(model).layers[-1]
+    row = profile_model(model).layers[-1]
     assert row.activation_bytes == 5 * 5 * 4 * 4
     assert row.memory_access_bytes == 4 * (5 * 5 * 2 + 5 * 5 * 4 + 3 * 3 * 2 * 4)
 
 
 def test_separable_conv_splits_into_depthwise_and_pointwise():
     model = _single_layer(layers.SeparableConv2D(10, 3, padding="same", use_bias=False), (6, 6, 4))
-    table = profile(model).by_op_type()
+    table = profile_model(model).by_op_type()
     assert table["depthwise conv"]["mult_adds"] == 6 * 6 * 4 * 9
     assert table["pointwise conv"]["mult_adds"] == 6 * 6 * 4 * 10
     assert table["depthwise conv"]["params"] == 36 and table["pointwise conv"]["params"] == 40
@@ -60,24 +60,24 @@ def test_unknown_layers_are_listed_not_zero():
     inputs = keras.Input((8, 8, 3))
     x = layers.Conv2DTranspose(4, 3)(inputs)
     x = layers.Conv2D(2, 1)(x)
-    result = profile(keras.Model(inputs, x))
+    result = profile_model(keras.Model(inputs, x))
     assert any("Conv2DTranspose" in entry for entry in result.uncounted)
 
 
 def test_unknown_spatial_size_is_a_clear_error():
     model = _single_layer(layers.Conv2D(4, 3), (None, None, 3))
     with pytest.raises(ValueError, match="fixed input_shape"):
-        profile(model)
+        profile_model(model)
 
 
 def test_keras_applications_mobilenet_resource_table():
     """The MobileNet paper's Table 2: 1x1 convs hold ~95% of Mult-Adds and ~75% of params."""
     model = keras.applications.MobileNet(weights=None, input_shape=(224, 224, 3), include_top=True)
-    table = profile(model).by_op_type()
+    table = profile_model(model).by_op_type()
     assert table["pointwise conv"]["mult_adds_share"] == pytest.approx(0.9486, abs=0.002)
     assert table["pointwise conv"]["params_share"] == pytest.approx(0.74, abs=0.01)
     assert table["depthwise conv"]["mult_adds_share"] == pytest.approx(0.0306, abs=0.002)
-    assert profile(model).mult_adds == 568740352
+    assert profile_model(model).mult_adds == 568740352
 
 
 def test_cli_formats(capsys):

@@ -79,10 +79,10 @@ def test_export_of_a_qat_model_is_int8_checked_against_the_qat_model(tmp_path):
     qat = compression.quantize_model(model)
     with pytest.raises(ValueError, match=r"is a quantization-aware \(QAT\) model, exported as \['savedmodel', "
                                          r"'tflite_int8'\] only; \['tflite_fp32'\] need the float model"):
-        keras_mobile.export(qat, tmp_path / "bad", formats=("tflite_int8", "tflite_fp32"))
+        keras_mobile.export_model(qat, tmp_path / "bad", formats=("tflite_int8", "tflite_fp32"))
     assert not (tmp_path / "bad").exists()
     images = random_images(32, batch=8)
-    report = keras_mobile.export(qat, tmp_path / "out", formats=("tflite_int8",), sample_inputs=images)
+    report = keras_mobile.export_model(qat, tmp_path / "out", formats=("tflite_int8",), sample_inputs=images)
     entry = report["formats"]["tflite_int8"]
     content = (tmp_path / "out" / "model_int8.tflite").read_bytes()
     compression.check_full_integer(content)

@@ -1,0 +1,8 @@
+"""Measurement scripts (not part of the installed packages): run from the repository root.
+
+    python -m benchmarks.compression      # pruning / QAT / PTQ: accuracy, size and latency side by side
+    python -m benchmarks.input_pipeline   # our tf.data input pipeline against a naive one
+    python -m benchmarks.training         # the harness's custom loop against model.fit
+
+The user-facing latency benchmark is a tool of the package: ``python -m keras_mobile.benchmark``.
+"""
