@@ -30,6 +30,8 @@ py_runtime(
     name = "py3_runtime",
     interpreter_path = "{executable}",
     python_version = "PY3",
+    # The launcher of each py_binary/py_test runs under this interpreter too, not `python` from PATH.
+    stub_shebang = "#!{executable}",
     visibility = ["//visibility:public"],
 )
 
