@@ -1,9 +1,16 @@
-"""What every family shares: argument checks, inputs, feature maps, head, weights.
+"""What every family shares: the common model options, inputs, the table builder, head, weights.
 
-A family builder validates its own architecture arguments with ``check_choice``
-/ ``check_width``, gets its input from ``model_inputs``, records the last
-tensor at each stride in a ``FeatureMaps`` while it builds the body, and hands
-the rest to ``assemble`` (classifier or pooling or feature maps, then weights).
+A family builder is a function decorated with ``@model_builder``: it takes
+its architecture arguments (``alpha``, ``variant``, ...) and a
+``ModelOptions`` holding the arguments every model takes (``input_shape``,
+``include_top``, ``weights``, ``pooling``, ``classes``, ...). It gets its input
+from ``options.inputs(min_size)``, builds the body while recording the last
+tensor at each stride in a ``FeatureMaps``, and returns
+``options.finish(...)`` (classifier or pooling or feature maps, then weights).
+Table-driven families (MobileNetV1/V2/V3, MixNet, MobileNeXt, ReXNet) build
+their body with ``build_stages``, which reads the block type of each
+``BlockSpec`` row and emits the matching block with the family's
+``BlockRules``.
 
 Input convention (every family): images are RGB, channels-last, with values in
 [0, 255]. With ``include_preprocessing=True`` (the default) the model rescales
@@ -11,36 +18,21 @@ them to [-1, 1] itself; with ``include_preprocessing=False`` callers feed
 [-1, 1] (what keras.applications' MobileNets and Xception expect).
 """
 
+import dataclasses
+import functools
+import inspect
 import numbers
 import os
+from typing import Callable, Optional
 
 from keras_mobile.backend import keras, layers
-from keras_mobile.blocks.conv import activation
-from keras_mobile.blocks.mobile import inverted_residual
+from keras_mobile.blocks.conv import TF_STYLE, ConvStyle
+from keras_mobile.blocks.linear_bottleneck import linear_bottleneck
+from keras_mobile.blocks.mobile import depthwise_separable, inverted_residual
+from keras_mobile.blocks.sandglass import sandglass, sandglass_layout
+from keras_mobile.validation import check_bool, check_choice, check_int
 
 POOLINGS = (None, "avg", "max")
-
-
-# --------------------------------------------------------------------------- checks
-def check_choice(arg, value, accepted):
-    """Raise ValueError unless ``value`` is one of ``accepted`` (bools only match bools)."""
-    bool_choice = any(isinstance(a, bool) for a in accepted)
-    if isinstance(value, bool) != bool_choice or value not in accepted:
-        raise ValueError(f"{arg}={value!r} is not supported; accepted values: {list(accepted)}.")
-    return value
-
-
-def check_width(arg, value, minimum=0.0, maximum=4.0):
-    """Raise ValueError unless ``value`` is a real number in (minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not minimum < value <= maximum:
-        raise ValueError(f"{arg}={value!r} is not supported; accepted values: a number in ({minimum}, {maximum}].")
-    return float(value)
-
-
-def check_positive_int(arg, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{arg}={value!r} is not supported; accepted values: a positive int.")
-    return int(value)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -109,39 +101,107 @@ class FeatureMaps:
 
 
 # --------------------------------------------------------------------------- table-driven bodies
-def build_stages(x, table, features, *, round_filters, expanded_width, se_width=None, default_act="relu6", style, se_gate="sigmoid", se_act="relu"):
-    """Build a table of ``BlockSpec`` rows; stage ``i`` block ``j`` is ``stage{i}_block{j}``.
+@dataclasses.dataclass(frozen=True)
+class BlockRules:
+    """How a family turns a ``BlockSpec`` row into block arguments (its reference's rounding rules).
 
-    round_filters(c) -> scaled output channels; expanded_width(in, spec) -> the
-    expansion width (None for none); se_width(in, expanded, spec) -> SE width;
-    se_act None means the block's own activation.
+    round_filters: table channels -> block output channels (the width multiplier's rule).
+    expanded_width: ``(in_channels, spec) -> width`` after an ``ir`` / ``lb`` expansion
+        (called only when the row expands: ``spec.expansion != 1``, or always for ``ir``).
+    se_width: ``(in_channels, mid_channels, spec) -> reduced width`` of a squeeze-excite
+        (called only for rows with ``se_ratio > 0``).
+    act: the block activation when a row names none; depthwise_act: ``lb``'s
+        activation after the depthwise conv; se_act: the SE's inner activation
+        (None: the block's); se_gate: the SE gate.
+    depth_multiplier: of ``dsa`` depthwise convs (MobileNetV1).
+    identity_multiplier: fraction of a sandglass residual's channels that get
+        the shortcut (MobileNeXt Sec. 3.3).
     """
-    for stage_index, spec in enumerate(table, start=1):
-        filters = round_filters(spec.filters)
-        for block_index in range(spec.repeats):
-            strides = spec.stride if block_index == 0 else 1
-            in_channels = x.shape[-1]
-            expanded = expanded_width(in_channels, spec)
-            mid = expanded if expanded is not None else in_channels
-            se_channels = se_width(in_channels, mid, spec) if spec.se_ratio and se_width else None
-            x = inverted_residual(
-                x,
-                filters,
-                expanded_channels=expanded,
-                kernel_size=spec.kernel_size,
-                strides=strides,
-                act=spec.act or default_act,
-                se_channels=se_channels,
-                se_act=se_act or spec.act or default_act,
-                se_gate=se_gate,
-                expand_groups=spec.expand_groups,
-                project_groups=spec.project_groups,
-                style=style,
-                name=f"stage{stage_index}_block{block_index + 1}",
-            )
-            features.add(x, strides)
-    return x
 
+    round_filters: Callable = int
+    expanded_width: Optional[Callable] = None
+    se_width: Optional[Callable] = None
+    act: str = "relu6"
+    depthwise_act: Optional[str] = None
+    se_act: Optional[str] = "relu"
+    se_gate: str = "sigmoid"
+    depth_multiplier: int = 1
+    identity_multiplier: float = 1.0
+    style: ConvStyle = TF_STYLE
+
+
+def _emit_dsa(x, spec, filters, strides, first, rules, name):
+    x = depthwise_separable(x, filters, strides, spec.act or rules.act, rules.style, rules.depth_multiplier, name=name)
+    return x, strides
+
+
+def _emit_inverted_residual(x, spec, filters, strides, first, rules, name):
+    in_channels = x.shape[-1]
+    expanded = rules.expanded_width(in_channels, spec) if spec.block == "ir" else None
+    act = spec.act or rules.act
+    se_channels = None
+    if spec.se_ratio and rules.se_width:
+        se_channels = rules.se_width(in_channels, expanded if expanded is not None else in_channels, spec)
+    x = inverted_residual(
+        x, filters, expanded_channels=expanded, kernel_size=spec.kernel_size, strides=strides, act=act,
+        se_channels=se_channels, se_act=rules.se_act or act, se_gate=rules.se_gate,
+        expand_groups=spec.expand_groups, project_groups=spec.project_groups, style=rules.style, name=name,
+    )
+    return x, strides
+
+
+def _emit_sandglass(x, spec, filters, strides, first, rules, name):
+    layout = sandglass_layout(
+        x.shape[-1], filters, strides, spec.reduction, keep_3x3=first and spec.repeats == 1 and spec.stride == 1
+    )
+    x = sandglass(x, filters, identity_multiplier=rules.identity_multiplier, act=spec.act or rules.act,
+                  style=rules.style, name=name, **layout)
+    return x, layout["strides"]
+
+
+def _emit_linear_bottleneck(x, spec, filters, strides, first, rules, name):
+    in_channels = x.shape[-1]
+    expanded = rules.expanded_width(in_channels, spec) if spec.expansion != 1 else None
+    act = spec.act or rules.act
+    se_channels = None
+    if spec.se_ratio and rules.se_width:
+        se_channels = rules.se_width(in_channels, expanded or in_channels, spec)
+    x = linear_bottleneck(
+        x, filters, expanded_channels=expanded, strides=strides, se_channels=se_channels, act=act,
+        dw_act=rules.depthwise_act or act, se_act=rules.se_act or act, style=rules.style, name=name,
+    )
+    return x, strides
+
+
+# block type (``specs.BLOCK_TYPES``) -> emitter(x, spec, filters, strides, first, rules, name) -> (x, stride)
+BLOCK_EMITTERS = {
+    "dsa": _emit_dsa,
+    "ds": _emit_inverted_residual,
+    "ir": _emit_inverted_residual,
+    "sg": _emit_sandglass,
+    "lb": _emit_linear_bottleneck,
+}
+
+
+def build_stages(x, table, features, rules):
+    """Build a table of ``BlockSpec`` rows with ``rules``; stage ``i`` block ``j`` is ``stage{i}_block{j}``.
+
+    Each row is a stage of ``repeats`` blocks (the first with the row's stride),
+    unless it ``continues`` the previous row's stage. Every block's output is
+    recorded in ``features`` at its stride.
+    """
+    stage = block = 0
+    for spec in table:
+        if not spec.continues or stage == 0:
+            stage, block = stage + 1, 0
+        filters = rules.round_filters(spec.filters)
+        emit = BLOCK_EMITTERS[spec.block]
+        for repeat in range(spec.repeats):
+            block += 1
+            strides = spec.stride if repeat == 0 else 1
+            x, applied_stride = emit(x, spec, filters, strides, repeat == 0, rules, f"stage{stage}_block{block}")
+            features.add(x, applied_stride)
+    return x
 
 # --------------------------------------------------------------------------- heads
 def pooled_dense_top(dropout_rate=0.0):
@@ -156,61 +216,107 @@ def pooled_dense_top(dropout_rate=0.0):
     return top
 
 
-def assemble(
-    model_input,
-    x,
-    features,
-    *,
-    top,
-    include_top=True,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    features_only=False,
-    weights=None,
-    name,
-):
-    """Finish a model: classifier, pooled features or feature maps; then weights.
+# --------------------------------------------------------------------------- options every model takes
+@dataclasses.dataclass(frozen=True)
+class ModelOptions:
+    """The arguments every builder takes besides its architecture arguments.
 
-    top(x, classes) builds the family's classifier up to the logits;
-    ``classifier_activation`` (None for logits) is applied as ``predictions``.
-    ``features_only=True`` returns a dict of the last feature map at each stride
-    (``stride_2`` ... ``stride_32``) and ignores the classifier arguments.
+    input_shape: ``(height, width, channels)``; height/width None (default) build
+        a model for any resolution >= the family's minimum.
+    include_top: end in the classifier (``classes`` outputs); False ends at the
+        last feature map, or a pooled vector with ``pooling``.
+    weights: None (random initialisation) or the path of a weights file.
+    input_tensor: a symbolic Keras tensor to build on instead of a new Input.
+    pooling: with ``include_top=False``: None, "avg" or "max".
+    classes: classifier outputs (``include_top=True``).
+    classifier_activation: applied as the ``predictions`` layer; None returns logits.
+    include_preprocessing: the model rescales [0, 255] inputs to [-1, 1] itself.
+    features_only: return a dict of the last feature map at each stride
+        (``stride_2`` ... ``stride_32``); the classifier arguments are ignored.
+    name: the model's name (default: the family's name for the variant).
     """
-    check_choice("include_top", include_top, (True, False))
-    check_choice("features_only", features_only, (True, False))
-    if features_only:
-        outputs = features.outputs()
-    elif include_top:
-        classes = check_positive_int("classes", classes)
-        if classifier_activation is not None:
-            try:
-                keras.activations.get(classifier_activation)
-            except (ValueError, TypeError):
-                raise ValueError(
-                    f"classifier_activation={classifier_activation!r} is not supported; accepted values: "
-                    "None or a Keras activation name or callable (e.g. 'softmax', 'sigmoid', 'linear')."
-                ) from None
-        outputs = top(x, classes)
-        if classifier_activation is not None:
-            outputs = layers.Activation(classifier_activation, name="predictions")(outputs)
-    else:
-        check_choice("pooling", pooling, POOLINGS)
-        outputs = x
-        if pooling == "avg":
-            outputs = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        elif pooling == "max":
-            outputs = layers.GlobalMaxPooling2D(name="max_pool")(x)
-    model = keras.Model(model_input, outputs, name=name)
-    if weights is not None:
-        load_weights(model, weights)
-    return model
+
+    input_shape: Optional[tuple] = None
+    include_top: bool = True
+    weights: Optional[str] = None
+    input_tensor: object = None
+    pooling: Optional[str] = None
+    classes: int = 1000
+    classifier_activation: object = "softmax"
+    include_preprocessing: bool = True
+    features_only: bool = False
+    name: Optional[str] = None
+
+    def inputs(self, min_size=32):
+        """``(model_input, x)``: the validated input and the (rescaled) tensor the body starts from."""
+        check_bool("include_preprocessing", self.include_preprocessing)
+        return model_inputs(self.input_shape, self.input_tensor, min_size, self.include_preprocessing)
+
+    def finish(self, model_input, x, features, top, default_name):
+        """The model: classifier (``top(x, classes)`` -> logits, then ``predictions``), pooled
+        features or feature maps; then its weights."""
+        check_bool("include_top", self.include_top)
+        check_bool("features_only", self.features_only)
+        if self.features_only:
+            outputs = features.outputs()
+        elif self.include_top:
+            classes = check_int("classes", self.classes, minimum=1)
+            activation = self.classifier_activation
+            if activation is not None:
+                try:
+                    keras.activations.get(activation)
+                except (ValueError, TypeError):
+                    raise ValueError(
+                        f"classifier_activation={activation!r} is not supported; accepted values: "
+                        "None or a Keras activation name or callable (e.g. 'softmax', 'sigmoid', 'linear')."
+                    ) from None
+            outputs = top(x, classes)
+            if activation is not None:
+                outputs = layers.Activation(activation, name="predictions")(outputs)
+        else:
+            check_choice("pooling", self.pooling, POOLINGS)
+            outputs = x
+            if self.pooling == "avg":
+                outputs = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+            elif self.pooling == "max":
+                outputs = layers.GlobalMaxPooling2D(name="max_pool")(x)
+        model = keras.Model(model_input, outputs, name=self.name or default_name)
+        if self.weights is not None:
+            load_weights(model, self.weights)
+        return model
 
 
-def scaled_name(base, width):
-    """``mobilenetv2_1.00``-style default model names."""
-    return f"{base}_{width:.2f}"
+_OPTION_NAMES = tuple(field.name for field in dataclasses.fields(ModelOptions))
 
+
+def model_builder(function):
+    """Make ``function(options, **architecture)`` a builder ``function(**architecture, **options)``.
+
+    The public builder takes the family's architecture arguments and, as
+    keyword arguments, every ``ModelOptions`` field; its signature (``help``,
+    ``inspect.signature``) lists both, and its docstring gains the options'.
+    """
+    own = list(inspect.signature(function).parameters.values())[1:]
+    clash = [p.name for p in own if p.name in _OPTION_NAMES]
+    if clash:
+        raise TypeError(f"{function.__name__}: architecture arguments {clash} shadow ModelOptions fields.")
+    defaults = ModelOptions()
+    shared = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, n)) for n in _OPTION_NAMES]
+    signature = inspect.Signature(own + shared)
+
+    @functools.wraps(function)
+    def builder(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        options = ModelOptions(**{k: v for k, v in bound.arguments.items() if k in _OPTION_NAMES})
+        architecture = {k: v for k, v in bound.arguments.items() if k not in _OPTION_NAMES}
+        return function(options, **architecture)
+
+    builder.__signature__ = signature
+    builder.__doc__ = (inspect.cleandoc(function.__doc__ or "") + "\n\nEvery model also takes the options of "
+                       "``keras_mobile.builder.ModelOptions`` as keyword arguments (input_shape, include_top, weights, "
+                       "input_tensor, pooling, classes, classifier_activation, include_preprocessing, features_only, "
+                       "name).")
+    return builder
 
 # --------------------------------------------------------------------------- weights
 def load_weights(model, path):

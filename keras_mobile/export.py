@@ -63,7 +63,7 @@ import time
 import numpy as np
 
 from keras_mobile import backend, tflite
-from keras_mobile.testing import sample_images
+from keras_mobile.testing import calibrate_batchnorm, sample_images
 
 FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "onnx")
 DEFAULT_FORMATS = ("savedmodel", "tflite_fp32", "tflite_int8", "onnx")

@@ -7,6 +7,7 @@ TF-MOT quantize configs live with the compression code.
 """
 
 from keras_mobile.backend import IS_LEGACY_KERAS, keras, register_serializable
+from keras_mobile.validation import check_int, fail
 
 if IS_LEGACY_KERAS:
     import tensorflow as _tf
@@ -66,9 +67,7 @@ class ChannelShuffle(keras.layers.Layer):
 
     def __init__(self, groups, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-            raise ValueError(f"ChannelShuffle: groups must be a positive int; got {groups!r}.")
-        self.groups = groups
+        self.groups = check_int("ChannelShuffle groups", groups, minimum=1)
 
     def build(self, input_shape):
         channels = _check_4d(self, input_shape)
@@ -108,9 +107,7 @@ class ChannelSplit(keras.layers.Layer):
         if len(sizes) < 2 or any(
             not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in sizes
         ):
-            raise ValueError(
-                f"ChannelSplit: sizes must be two or more positive ints; got {sizes!r}."
-            )
+            fail("ChannelSplit sizes", sizes, "a list of two or more positive ints")
         self.sizes = sizes
 
     def build(self, input_shape):

@@ -5,11 +5,16 @@ blocks), e.g. MobileNetV2's Table 1 row "t=6, c=24, n=2, s=2" is
 ``parse("ir_r2_k3_s2_e6_c24")``. String grammar (underscore-separated, any
 order after the block type):
 
-  block type  ``ds`` (depthwise-separable, no expansion) or ``ir`` (inverted residual)
+  block type  one of ``BLOCK_TYPES`` (the builder emits each with its block function):
+              ``dsa`` depthwise-separable with an activated pointwise conv (MobileNetV1),
+              ``ds``  depthwise-separable with a linear pointwise conv (MobileNetV2's first block),
+              ``ir``  inverted residual (MobileNetV2/V3, MixNet),
+              ``sg``  sandglass (MobileNeXt), ``lb`` linear bottleneck (ReXNet)
   r<int>      repeats                          (default 1)
   k<int>[.<int>...]  kernel size; several = mixed-kernel depthwise (MixConv)
   s<int>      stride of the first block (1 or 2)
-  e<float>    expansion ratio, or a ratio of ints such as e88/24 (``ir`` only; default 1)
+  e<float>    expansion ratio, or a ratio of ints such as e88/24 (``ir`` / ``lb``; default 1)
+  t<int>      reduction ratio of a sandglass (``sg`` only; hidden width = input width // t)
   c<int>      output channels before width scaling
   se<float>   squeeze-excite ratio             (default 0: none)
   a<int>      groups of the expansion 1x1 conv (default 1)
@@ -21,15 +26,22 @@ import dataclasses
 import re
 from typing import Optional, Tuple
 
+from keras_mobile import validation
 from keras_mobile.blocks.conv import ACTIVATIONS
 
-BLOCK_TYPES = ("ds", "ir")
+BLOCK_TYPES = ("dsa", "ds", "ir", "sg", "lb")
+_EXPANDING = ("ir", "lb")  # the block types with an expansion ratio
 _ACT_CODES = {"relu": "relu", "relu6": "relu6", "swish": "swish", "hswish": "hard_swish"}
 
 
 @dataclasses.dataclass(frozen=True)
 class BlockSpec:
-    """One stage of identical blocks (the first may have stride 2)."""
+    """One stage of identical blocks (the first may have stride 2).
+
+    ``continues``: the row's blocks continue the previous row's stage (their
+    layers are named ``stage{i}_block{j}`` with the previous row's ``i``);
+    ReXNet's per-block widths are written this way.
+    """
 
     block: str
     filters: int
@@ -41,16 +53,16 @@ class BlockSpec:
     act: Optional[str] = None
     expand_groups: int = 1
     project_groups: int = 1
+    reduction: int = 1
+    continues: bool = False
 
     def __post_init__(self):
         def fail(field, accepted):
-            raise ValueError(
-                f"BlockSpec.{field} must be {accepted}; got {getattr(self, field)!r} in {self}."
-            )
+            validation.fail(f"BlockSpec.{field}", getattr(self, field), f"{accepted} (in {self})")
 
         if self.block not in BLOCK_TYPES:
-            fail("block", f"one of {BLOCK_TYPES}")
-        for field in ("filters", "repeats", "expand_groups", "project_groups"):
+            fail("block", f"one of {list(BLOCK_TYPES)}")
+        for field in ("filters", "repeats", "expand_groups", "project_groups", "reduction"):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 fail(field, "a positive int")
@@ -64,15 +76,19 @@ class BlockSpec:
             fail("stride", "1 or 2")
         if not self.expansion >= 1.0:
             fail("expansion", "a number >= 1")
-        if self.block == "ds" and self.expansion != 1.0:
-            fail("expansion", "1 for a 'ds' block")
+        if self.block not in _EXPANDING and self.expansion != 1.0:
+            fail("expansion", f"1 for a {self.block!r} block (only {_EXPANDING} expand)")
+        if self.block != "sg" and self.reduction != 1:
+            fail("reduction", f"1 for a {self.block!r} block (only 'sg' reduces)")
+        if not isinstance(self.continues, bool):
+            fail("continues", "True or False")
         if not 0.0 <= self.se_ratio < 1.0:
             fail("se_ratio", "in [0, 1)")
         if self.act is not None and self.act not in ACTIVATIONS:
             fail("act", f"None or one of {ACTIVATIONS}")
 
 
-_TOKEN = re.compile(r"^(se|r|k|s|e|c|a|p|n)(.+)$")
+_TOKEN = re.compile(r"^(se|r|k|s|e|t|c|a|p|n)(.+)$")
 
 
 def parse(text):
@@ -94,6 +110,8 @@ def parse(text):
             elif key == "e":
                 numerator, _, denominator = value.partition("/")
                 fields["expansion"] = float(numerator) / (float(denominator) if denominator else 1.0)
+            elif key == "t":
+                fields["reduction"] = int(value)
             elif key == "c":
                 fields["filters"] = int(value)
             elif key == "se":

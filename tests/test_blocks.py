@@ -43,7 +43,7 @@ def test_hard_swish_converts_to_one_tflite_op():
 
 
 def test_unknown_activation_is_rejected():
-    with pytest.raises(ValueError, match="activation must be one of"):
+    with pytest.raises(ValueError, match="activation=.gelu6. is not supported; accepted values"):
         activation(keras.Input((4, 4, 2)), "gelu6", "x")
 
 
@@ -70,13 +70,14 @@ def test_parse_reads_every_token():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("xx_c16", "block must be one of"),
-        ("ir_k4_c16", "kernel_size must be"),
-        ("ir_s3_c16", "stride must be 1 or 2"),
+        ("xx_c16", "BlockSpec.block='xx' is not supported; accepted values: one of"),
+        ("ir_k4_c16", "BlockSpec.kernel_size=.* accepted values: a non-empty tuple of odd"),
+        ("ir_s3_c16", "BlockSpec.stride=3 is not supported; accepted values: 1 or 2"),
         ("ir_r2_k3", "no c<channels>"),
         ("ir_c16_zz", "cannot read token"),
         ("ir_c16_nfoo", "activation code must be one of"),
-        ("ds_e6_c16", "expansion must be 1"),
+        ("ds_e6_c16", "BlockSpec.expansion=6.0 is not supported; accepted values: 1 for a 'ds' block"),
+        ("ir_t2_c16", "BlockSpec.reduction=2 is not supported; accepted values: 1 for a 'ir' block"),
     ],
 )
 def test_parse_rejects_bad_specs(text, message):

@@ -11,15 +11,18 @@ from helpers import keras
     [
         (keras_mobile.MobileNetV2, {"alpha": 0}, r"alpha=0 is not supported; accepted values: a number in \(0.0, 4.0\]"),
         (keras_mobile.MobileNetV2, {"alpha": True}, r"alpha=True"),
-        (keras_mobile.MobileNet, {"alpha": 0.01}, r"alpha=0.01 leaves the stem with no channels"),
-        (keras_mobile.MobileNet, {"depth_multiplier": 0}, r"depth_multiplier=0 .*a positive int"),
+        (keras_mobile.MobileNet, {"alpha": 0.01}, r"alpha=0.01 is not supported; accepted values: a number in \[0.04, 4\]"),
+        (keras_mobile.MobileNet, {"depth_multiplier": 0}, r"depth_multiplier=0 .*an integer >= 1"),
         (keras_mobile.MobileNetV3, {"model_type": "medium"}, r"model_type='medium' .*\['large', 'small'\]"),
-        (keras_mobile.MobileNetV3Small, {"minimalistic": 1}, r"minimalistic=1 .*\[True, False\]"),
+        (keras_mobile.MobileNetV3Small, {"minimalistic": 1}, r"minimalistic=1 .*True or False"),
         (keras_mobile.MixNet, {"variant": "xl"}, r"variant='xl' .*\['s', 'm', 'l'\]"),
+        (keras_mobile.MixNet, {"width": 0}, r"width=0 is not supported; accepted values: a number in \(0.0, 4.0\]"),
+        (keras_mobile.ReXNet, {"width": "1.0"}, r"width='1.0' is not supported"),
+        (keras_mobile.MobileNetV2, {"include_top": 1}, r"include_top=1 is not supported; accepted values: True or False"),
         (keras_mobile.MobileNetV2, {"input_shape": (16, 16, 3)}, r"input_shape=\(16, 16, 3\) .*>= 32"),
         (keras_mobile.Xception, {"input_shape": (64, 64, 3)}, r"input_shape=\(64, 64, 3\) .*>= 71"),
         (keras_mobile.MobileNetV2, {"input_shape": (224, 224)}, r"input_shape=\(224, 224\)"),
-        (keras_mobile.MobileNetV2, {"classes": 0}, r"classes=0 .*a positive int"),
+        (keras_mobile.MobileNetV2, {"classes": 0}, r"classes=0 .*an integer >= 1"),
         (keras_mobile.MobileNetV2, {"classes": 2.5}, r"classes=2.5"),
         (keras_mobile.MobileNetV2, {"include_top": False, "pooling": "mean"}, r"pooling='mean' .*\[None, 'avg', 'max'\]"),
         (keras_mobile.MobileNetV2, {"classifier_activation": "softmaxx"}, r"classifier_activation='softmaxx'"),
@@ -31,6 +34,22 @@ def test_bad_arguments_are_named(builder, kwargs, message):
     kwargs.setdefault("input_shape", kwargs.get("input_shape", (None, None, 3)))
     with pytest.raises(ValueError, match=message):
         builder(**kwargs)
+
+
+def test_unknown_keyword_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="got an unexpected keyword argument 'alhpa'"):
+        keras_mobile.MobileNetV2(alhpa=0.5)
+
+
+def test_builders_signature_lists_architecture_then_shared_options():
+    import inspect
+
+    from keras_mobile.builder import ModelOptions
+
+    names = list(inspect.signature(keras_mobile.MobileNetV2).parameters)
+    shared = [field for field in ModelOptions.__dataclass_fields__]
+    assert names == ["alpha", "dropout_rate"] + shared
+    assert "ModelOptions" in keras_mobile.MobileNetV2.__doc__
 
 
 def test_unknown_model_name_lists_candidates():

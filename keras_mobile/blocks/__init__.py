@@ -18,4 +18,4 @@ from keras_mobile.blocks.fire import fire  # noqa: F401
 from keras_mobile.blocks.shuffle import megvii_shuffle, pool_3x3_s2, shufflenet_v1_unit, shufflenet_v2_unit  # noqa: F401
 from keras_mobile.blocks.xception import separable_conv_bn, xception_block  # noqa: F401
 from keras_mobile.blocks.linear_bottleneck import linear_bottleneck  # noqa: F401
-from keras_mobile.blocks.sandglass import identity_channels, sandglass  # noqa: F401
+from keras_mobile.blocks.sandglass import identity_channels, sandglass, sandglass_layout  # noqa: F401

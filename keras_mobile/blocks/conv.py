@@ -10,6 +10,7 @@ e.g. ``stage3_block2_expand_conv``, ``..._dw_bn``, ``..._se_reduce``,
 import dataclasses
 
 from keras_mobile.backend import layers
+from keras_mobile.validation import fail
 
 ACTIVATIONS = ("relu", "relu6", "swish", "sigmoid", "hard_sigmoid", "hard_swish")
 PADDINGS = ("same", "symmetric")
@@ -33,7 +34,7 @@ class ConvStyle:
 
     def __post_init__(self):
         if self.padding not in PADDINGS:
-            raise ValueError(f"ConvStyle.padding must be one of {PADDINGS}; got {self.padding!r}.")
+            fail("ConvStyle.padding", self.padding, list(PADDINGS))
 
 
 TF_STYLE = ConvStyle("same", 1e-3, 0.999)
@@ -65,7 +66,7 @@ def activation(x, kind, name):
     if kind == "hard_swish":
         gate = activation(x, "hard_sigmoid", f"{name}_gate")
         return layers.Multiply(name=name)([x, gate])
-    raise ValueError(f"activation must be one of {ACTIVATIONS} or None; got {kind!r}.")
+    fail("activation", kind, f"None or one of {list(ACTIVATIONS)}")
 
 
 def batch_norm(x, style, name):

@@ -14,9 +14,37 @@ block's own output. Built as ChannelSplit of the shortcut, then
 ``partial_residual_add`` (split -> Add -> Concatenate) on the output.
 """
 
-import numbers
+import math
 
 from keras_mobile.blocks.conv import TORCH_STYLE, conv_bn_act, depthwise_bn_act, partial_residual_add
+from keras_mobile.channels import make_divisible
+from keras_mobile.validation import check_number
+
+
+def sandglass_layout(in_channels, filters, strides, reduction, keep_3x3):
+    """The official ``SGBlock`` branch for one block, as ``sandglass`` keyword arguments.
+
+    reduction: Table 1's ``t`` (hidden width ``in_channels // t``, raised to
+    ``make_divisible(ceil(filters / 6), 16)`` when below ``filters / 6``);
+    keep_3x3: True for the first block of a single-block stride-1 stage. The
+    official code takes one of four shapes: both depthwise convs and no
+    residual when t = 2; neither at a stride-1 width change; only the trailing
+    (strided) one at a stride-2 width change; else the full sandglass, whose
+    stride it ignores (always 1), with a residual unless ``keep_3x3``.
+    """
+    hidden = in_channels // reduction
+    if hidden < filters / 6.0:
+        hidden = make_divisible(math.ceil(filters / 6.0), 16)
+    layout = dict(reduced_channels=hidden, strides=strides)
+    if reduction == 2:
+        layout.update(leading_depthwise=True, trailing_depthwise=True, residual=False)
+    elif in_channels != filters and strides == 1 and not keep_3x3:
+        layout.update(leading_depthwise=False, trailing_depthwise=False, residual=False)
+    elif in_channels != filters and strides == 2 and not keep_3x3:
+        layout.update(leading_depthwise=False, trailing_depthwise=True, residual=False)
+    else:
+        layout.update(leading_depthwise=True, trailing_depthwise=True, residual=not keep_3x3, strides=1)
+    return layout
 
 
 def identity_channels(channels, multiplier):
@@ -28,10 +56,7 @@ def identity_channels(channels, multiplier):
     Raises ValueError unless ``multiplier`` is in (0, 1] and at least one
     channel is added.
     """
-    if isinstance(multiplier, bool) or not isinstance(multiplier, numbers.Real) or not 0.0 < multiplier <= 1.0:
-        raise ValueError(
-            f"identity_tensor_multiplier={multiplier!r} is not supported; accepted values: a number in (0, 1]."
-        )
+    check_number("identity_tensor_multiplier", multiplier, 0.0, 1.0, low_open=True)
     count = int(round(channels * multiplier))
     if count < 1:
         raise ValueError(

@@ -18,7 +18,6 @@ from keras_mobile.compression._require import TFMOT_PIN, require_tf_keras  # noq
 from keras_mobile.compression.pruning import (  # noqa: F401
     PRUNABLE,
     SCHEDULES,
-    check_m_by_n,
     format_sparsity_report,
     gzip_size,
     prune_model,

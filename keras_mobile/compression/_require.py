@@ -1,12 +1,10 @@
-"""Checks that run before TF-MOT is imported: tf_keras line, tf_keras model, argument values.
+"""Checks that run before TF-MOT is imported: the tf_keras line and a tf_keras model.
 
 TF-MOT (tensorflow-model-optimization) wraps tf_keras layers only, and importing
 it sets ``TF_USE_LEGACY_KERAS=1`` in the process environment as a side effect.
 So every public compression function first checks the Keras line and the model
 here, with nothing from TF-MOT imported, and only then imports it.
 """
-
-import numbers
 
 from keras_mobile import backend
 
@@ -64,25 +62,3 @@ def import_tfmot():
             f"keras_mobile.compression needs TF-MOT: pip install '{TFMOT_PIN}' (with tf_keras and TF_USE_LEGACY_KERAS=1)."
         ) from error
     return tfmot
-
-
-def check_fraction(arg, value, low_open=True):
-    """A real number strictly inside (0, 1) (``[0, 1)`` when ``low_open`` is False)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    ok = ok and (0.0 < value < 1.0 if low_open else 0.0 <= value < 1.0)
-    if not ok:
-        accepted = "a number in (0, 1)" if low_open else "a number in [0, 1)"
-        raise ValueError(f"{arg}={value!r} is not supported; accepted values: {accepted}.")
-    return float(value)
-
-
-def check_int(arg, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{arg}={value!r} is not supported; accepted values: an int >= {minimum}.")
-    return int(value)
-
-
-def check_choice(arg, value, accepted):
-    if not isinstance(value, str) or value not in accepted:
-        raise ValueError(f"{arg}={value!r} is not supported; accepted values: {list(accepted)}.")
-    return value

@@ -24,13 +24,8 @@ import os
 
 import numpy as np
 
-from keras_mobile.compression._require import (
-    check_choice,
-    check_fraction,
-    check_int,
-    import_tfmot,
-    require_tf_keras,
-)
+from keras_mobile.compression._require import import_tfmot, require_tf_keras
+from keras_mobile.validation import check_choice, check_int, check_number, parse_m_by_n
 
 SCHEDULES = ("polynomial_decay", "constant")
 PRUNABLE = {
@@ -40,18 +35,6 @@ PRUNABLE = {
     "Dense": ("kernel",),
 }
 _WRAPPERS = ("PruneLowMagnitude", "QuantizeWrapper", "QuantizeWrapperV2", "QuantizeAnnotate")
-
-
-def check_m_by_n(m_by_n):
-    """``(m, n)`` as two ints with ``1 <= m < n``, e.g. ``(2, 4)``; ValueError otherwise."""
-    ok = isinstance(m_by_n, (tuple, list)) and len(m_by_n) == 2
-    ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in m_by_n)
-    if not ok or not 1 <= m_by_n[0] < m_by_n[1]:
-        raise ValueError(
-            f"m_by_n={m_by_n!r} is not supported; accepted values: None or a pair of ints (m, n) with 1 <= m < n "
-            "(m zeros in every n consecutive weights), e.g. (2, 4)."
-        )
-    return (int(m_by_n[0]), int(m_by_n[1]))
 
 
 def _unwrap(layer):
@@ -79,7 +62,7 @@ def prune_model(
     """``model`` with TF-MOT ``PruneLowMagnitude`` wrappers on every prunable layer (weights shared).
 
     target_sparsity: the final fraction of zeros in each prunable kernel, in (0, 1).
-    m_by_n: instead of ``target_sparsity``, structured sparsity, e.g. ``(2, 4)``.
+    m_by_n: instead of ``target_sparsity``, structured sparsity, e.g. ``(2, 4)`` or ``"2:4"``.
     schedule: ``"polynomial_decay"`` (TF-MOT's PolynomialDecay, power 3, from
         ``initial_sparsity`` at ``begin_step`` to ``target_sparsity`` at ``end_step``)
         or ``"constant"`` (``target_sparsity`` from ``begin_step`` on).
@@ -97,14 +80,14 @@ def prune_model(
             f"got target_sparsity={target_sparsity!r}, m_by_n={m_by_n!r}."
         )
     if m_by_n is not None:
-        m_by_n = check_m_by_n(m_by_n)
+        m_by_n = parse_m_by_n("m_by_n", m_by_n)
     else:
-        target_sparsity = check_fraction("target_sparsity", target_sparsity)
+        target_sparsity = check_number("target_sparsity", target_sparsity, 0.0, 1.0, low_open=True, high_open=True)
     check_choice("schedule", schedule, SCHEDULES)
-    initial_sparsity = check_fraction("initial_sparsity", initial_sparsity, low_open=False)
-    begin_step = check_int("begin_step", begin_step, 0)
-    end_step = check_int("end_step", end_step, begin_step + 1)
-    frequency = check_int("frequency", frequency, 1)
+    initial_sparsity = check_number("initial_sparsity", initial_sparsity, 0.0, 1.0, high_open=True)
+    begin_step = check_int("begin_step", begin_step, minimum=0)
+    end_step = check_int("end_step", end_step, minimum=begin_step + 1)
+    frequency = check_int("frequency", frequency, minimum=1)
     if target_sparsity is not None and schedule == "polynomial_decay" and initial_sparsity >= target_sparsity:
         raise ValueError(
             f"initial_sparsity={initial_sparsity!r} is not supported; accepted values: a number in [0, "

@@ -20,7 +20,8 @@ ValueError naming it and how to pass a config (``quantize_configs=``).
 import numpy as np
 
 from keras_mobile import tflite
-from keras_mobile.compression._require import check_choice, import_tfmot, require_tf_keras
+from keras_mobile.compression._require import import_tfmot, require_tf_keras
+from keras_mobile.validation import check_choice
 
 SCHEMES = ("default_8bit", "prune_preserve")
 # Handled by TF-MOT's layout transforms rather than its registry.

@@ -13,8 +13,9 @@ than convolutions and dense layers).
 """
 
 from keras_mobile.blocks import TORCH_STYLE, conv_bn_act
-from keras_mobile.builder import FeatureMaps, assemble, build_stages, check_choice, model_inputs, pooled_dense_top
+from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder, pooled_dense_top
 from keras_mobile.channels import make_divisible
+from keras_mobile.validation import check_choice, check_number
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
 
@@ -49,47 +50,32 @@ VARIANTS = {"s": (SMALL, 16, 1.0), "m": (MEDIUM, 24, 1.0), "l": (MEDIUM, 24, 1.3
 HEAD_CHANNELS = 1536
 
 
-def MixNet(
-    variant="s",
-    input_shape=None,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
-    """MixNet; ``variant`` is "s", "m" or "l" (timm's default dropout is 0; the paper trained with 0.2/0.25)."""
+@model_builder
+def MixNet(options, variant="s", width=None, dropout_rate=0.0):
+    """MixNet; ``variant`` is "s", "m" or "l" (timm's default dropout is 0; the paper trained with 0.2/0.25).
+
+    width: channel multiplier, None for the variant's (1.0 for S and M, 1.3 for
+    L = M x 1.3); any number in (0, 4] builds, as timm's ``channel_multiplier``.
+    """
     check_choice("variant", variant, tuple(VARIANTS))
     table, stem, multiplier = VARIANTS[variant]
-
-    def round_filters(channels):
-        return make_divisible(channels * multiplier, 8)
-
-    model_input, x = model_inputs(input_shape, input_tensor, 32, include_preprocessing)
-    features = FeatureMaps()
-    x = features.add(conv_bn_act(x, round_filters(stem), 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
-    x = build_stages(
-        x,
-        table,
-        features,
-        round_filters=round_filters,
-        expanded_width=lambda in_channels, spec: make_divisible(in_channels * spec.expansion, 8) if spec.block == "ir" else None,
+    if width is not None:
+        multiplier = check_number("width", width, 0.0, 4.0, low_open=True)
+    rules = BlockRules(
+        round_filters=lambda c: make_divisible(c * multiplier, 8),
+        expanded_width=lambda in_channels, spec: make_divisible(in_channels * spec.expansion, 8),
         se_width=lambda in_channels, expanded, spec: round(expanded * spec.se_ratio / spec.expansion),
-        default_act="relu",
+        act="relu",
         se_act=None,
         style=TORCH_STYLE,
     )
+    model_input, x = options.inputs(32)
+    features = FeatureMaps()
+    x = features.add(conv_bn_act(x, rules.round_filters(stem), 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
+    x = build_stages(x, table, features, rules)
     x = conv_bn_act(x, HEAD_CHANNELS, 1, act="relu", style=TORCH_STYLE, name="head")
-    return assemble(
-        model_input, x, features, top=pooled_dense_top(dropout_rate), include_top=include_top, pooling=pooling,
-        classes=classes, classifier_activation=classifier_activation, features_only=features_only,
-        weights=weights, name=name or f"mixnet_{variant}",
-    )
+    name = f"mixnet_{variant}" if width is None else f"mixnet_{variant}_{multiplier:.2f}"
+    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), name)
 
 
 def MixNetS(**kwargs):
@@ -109,6 +95,7 @@ register_variants(
     "mixnet",
     MixNet,
     {f"mixnet_{v}": {"variant": v} for v in VARIANTS},
+    width_arg="width",
     references={
         "mixnet_s": (4134606, 239173360, _TIMM),
         "mixnet_m": (5014382, 339172672, _TIMM),

@@ -6,54 +6,42 @@ with Keras defaults, ReLU6, and a 1x1-conv classifier with bias.
 """
 
 from keras_mobile.backend import layers
-from keras_mobile.blocks import ConvStyle, conv_bn_act, depthwise_separable
-from keras_mobile.builder import FeatureMaps, assemble, check_positive_int, check_width, model_inputs
+from keras_mobile.blocks import ConvStyle, conv_bn_act
+from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder
 from keras_mobile.registry import register_variants
+from keras_mobile.specs import parse_table
+from keras_mobile.validation import check_int, check_number
 
-# Table 1: (output channels, stride) of the 13 depthwise-separable blocks, grouped by stride stage.
-BLOCKS = (
-    ((64, 1),),
-    ((128, 2), (128, 1)),
-    ((256, 2), (256, 1)),
-    ((512, 2),) + ((512, 1),) * 5,
-    ((1024, 2), (1024, 1)),
-)
+# Table 1: the 13 depthwise-separable blocks (3x3 depthwise, activated 1x1 pointwise), one row per stride stage.
+TABLE = parse_table([
+    "dsa_r1_s1_c64",
+    "dsa_r2_s2_c128",
+    "dsa_r2_s2_c256",
+    "dsa_r6_s2_c512",
+    "dsa_r2_s2_c1024",
+])
 STYLE = ConvStyle("same", 1e-3, 0.99)  # keras.applications uses BatchNormalization's defaults
+ALPHAS = (0.25, 0.5, 0.75, 1.0)
 
 
-def MobileNet(
-    input_shape=None,
-    alpha=1.0,
-    depth_multiplier=1,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=1e-3,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+@model_builder
+def MobileNet(options, alpha=1.0, depth_multiplier=1, dropout_rate=1e-3):
     """MobileNetV1. ``alpha`` scales every width; ``depth_multiplier`` the depthwise convs.
 
     Paper variants: alpha 0.25 / 0.5 / 0.75 / 1.0 at 128-224 px; any resolution
     >= 32 builds. Inputs follow the package convention (see ``keras_mobile.builder``).
     """
-    alpha = check_width("alpha", alpha)
-    depth_multiplier = check_positive_int("depth_multiplier", depth_multiplier)
+    alpha = check_number("alpha", alpha, 0.0, 4.0, low_open=True)
+    depth_multiplier = check_int("depth_multiplier", depth_multiplier, minimum=1)
     if int(32 * alpha) < 1:
-        raise ValueError(f"alpha={alpha} leaves the stem with no channels; accepted values: a number in [0.04, 4].")
-    model_input, x = model_inputs(input_shape, input_tensor, 32, include_preprocessing)
+        raise ValueError(f"alpha={alpha} is not supported; accepted values: a number in [0.04, 4] (the stem needs "
+                         "int(32 * alpha) >= 1 channels).")
+    rules = BlockRules(round_filters=lambda c: int(c * alpha), act="relu6", depth_multiplier=depth_multiplier,
+                       style=STYLE)
+    model_input, x = options.inputs(32)
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, int(32 * alpha), 3, 2, act="relu6", style=STYLE, name="stem"), 2)
-    for stage, blocks in enumerate(BLOCKS, start=1):
-        for index, (filters, stride) in enumerate(blocks, start=1):
-            x = depthwise_separable(
-                x, int(filters * alpha), stride, "relu6", STYLE, depth_multiplier, name=f"stage{stage}_block{index}"
-            )
-            features.add(x, stride)
+    x = build_stages(x, TABLE, features, rules)
 
     def top(x, classes):
         x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
@@ -61,18 +49,17 @@ def MobileNet(
         x = layers.Conv2D(classes, 1, name="logits_conv")(x)
         return layers.Reshape((classes,), name="logits")(x)
 
-    return assemble(
-        model_input, x, features, top=top, include_top=include_top, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, features_only=features_only, weights=weights,
-        name=name or f"mobilenet_{alpha:.2f}",
-    )
+    return options.finish(model_input, x, features, top, f"mobilenetv1_{alpha:.2f}")
 
+
+MobileNetV1 = MobileNet
 
 _REFERENCE = "keras.applications.MobileNet (Keras 3.15), counted at 224 px"
 register_variants(
     "mobilenetv1",
     MobileNet,
-    {f"mobilenetv1_{int(a * 100):03d}": {"alpha": a} for a in (0.25, 0.5, 0.75, 1.0)},
+    {f"mobilenetv1_{int(a * 100):03d}": {"alpha": a} for a in ALPHAS},
+    width_arg="alpha",
     references={
         "mobilenetv1_025": (470072, 41030272, _REFERENCE),
         "mobilenetv1_050": (1331592, 149497088, _REFERENCE),

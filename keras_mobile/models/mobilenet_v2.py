@@ -8,15 +8,9 @@ BN epsilon 1e-3 / momentum 0.999, ReLU6, global pool + dense classifier.
 """
 
 from keras_mobile.blocks import TF_STYLE, conv_bn_act
-from keras_mobile.builder import (
-    FeatureMaps,
-    assemble,
-    build_stages,
-    check_width,
-    model_inputs,
-    pooled_dense_top,
-)
+from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder, pooled_dense_top
 from keras_mobile.channels import make_divisible
+from keras_mobile.validation import check_number
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
 
@@ -33,41 +27,23 @@ TABLE = parse_table([
 ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 
 
-def MobileNetV2(
-    input_shape=None,
-    alpha=1.0,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+@model_builder
+def MobileNetV2(options, alpha=1.0, dropout_rate=0.0):
     """MobileNetV2; paper widths ``alpha`` in 0.35, 0.5, 0.75, 1.0, 1.3, 1.4 (any in (0, 4] builds)."""
-    alpha = check_width("alpha", alpha)
-    model_input, x = model_inputs(input_shape, input_tensor, 32, include_preprocessing)
-    features = FeatureMaps()
-    x = features.add(conv_bn_act(x, make_divisible(32 * alpha, 8), 3, 2, act="relu6", style=TF_STYLE, name="stem"), 2)
-    x = build_stages(
-        x,
-        TABLE,
-        features,
+    alpha = check_number("alpha", alpha, 0.0, 4.0, low_open=True)
+    rules = BlockRules(
         round_filters=lambda c: make_divisible(int(c * alpha), 8),
-        expanded_width=lambda in_channels, spec: int(in_channels * spec.expansion) if spec.block == "ir" else None,
-        default_act="relu6",
+        expanded_width=lambda in_channels, spec: int(in_channels * spec.expansion),
+        act="relu6",
         style=TF_STYLE,
     )
+    model_input, x = options.inputs(32)
+    features = FeatureMaps()
+    x = features.add(conv_bn_act(x, make_divisible(32 * alpha, 8), 3, 2, act="relu6", style=TF_STYLE, name="stem"), 2)
+    x = build_stages(x, TABLE, features, rules)
     head = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = conv_bn_act(x, head, 1, act="relu6", style=TF_STYLE, name="head")
-    return assemble(
-        model_input, x, features, top=pooled_dense_top(dropout_rate), include_top=include_top, pooling=pooling,
-        classes=classes, classifier_activation=classifier_activation, features_only=features_only,
-        weights=weights, name=name or f"mobilenetv2_{alpha:.2f}",
-    )
+    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), f"mobilenetv2_{alpha:.2f}")
 
 
 _REFERENCE = "keras.applications.MobileNetV2 (Keras 3.15), counted at 224 px"
@@ -75,6 +51,7 @@ register_variants(
     "mobilenetv2",
     MobileNetV2,
     {f"mobilenetv2_{int(round(a * 100)):03d}": {"alpha": a} for a in ALPHAS},
+    width_arg="alpha",
     references={
         "mobilenetv2_035": (1677128, 59285808, _REFERENCE),
         "mobilenetv2_050": (1968680, 97131840, _REFERENCE),

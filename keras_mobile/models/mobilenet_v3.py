@@ -13,8 +13,9 @@ import dataclasses
 
 from keras_mobile.backend import layers
 from keras_mobile.blocks import TF_STYLE, activation, conv_bn_act
-from keras_mobile.builder import FeatureMaps, assemble, build_stages, check_choice, check_width, model_inputs
+from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder
 from keras_mobile.channels import make_divisible
+from keras_mobile.validation import check_bool, check_choice, check_number
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
 
@@ -47,43 +48,27 @@ def _minimalistic(spec):
     return dataclasses.replace(spec, kernel_size=(3,), se_ratio=0.0, act="relu")
 
 
-def MobileNetV3(
-    model_type="large",
-    input_shape=None,
-    alpha=1.0,
-    minimalistic=False,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.2,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+@model_builder
+def MobileNetV3(options, model_type="large", alpha=1.0, minimalistic=False, dropout_rate=0.2):
     """MobileNetV3; ``model_type`` "large" or "small", paper widths ``alpha`` 0.75 / 1.0."""
     check_choice("model_type", model_type, tuple(CONFIGS))
-    check_choice("minimalistic", minimalistic, (True, False))
-    alpha = check_width("alpha", alpha)
+    check_bool("minimalistic", minimalistic)
+    alpha = check_number("alpha", alpha, 0.0, 4.0, low_open=True)
     table, last_point = CONFIGS[model_type]
     act = "relu" if minimalistic else "hard_swish"
     if minimalistic:
         table = tuple(_minimalistic(spec) for spec in table)
-    model_input, x = model_inputs(input_shape, input_tensor, 32, include_preprocessing)
-    features = FeatureMaps()
-    x = features.add(conv_bn_act(x, 16, 3, 2, act=act, style=TF_STYLE, name="stem"), 2)
-    x = build_stages(
-        x,
-        table,
-        features,
+    rules = BlockRules(
         round_filters=lambda c: make_divisible(c * alpha, 8),
-        expanded_width=lambda in_channels, spec: make_divisible(in_channels * spec.expansion, 8) if spec.block == "ir" else None,
+        expanded_width=lambda in_channels, spec: make_divisible(in_channels * spec.expansion, 8),
         se_width=lambda in_channels, expanded, spec: make_divisible(expanded * spec.se_ratio, 8),
         se_gate="hard_sigmoid",
         style=TF_STYLE,
     )
+    model_input, x = options.inputs(32)
+    features = FeatureMaps()
+    x = features.add(conv_bn_act(x, 16, 3, 2, act=act, style=TF_STYLE, name="stem"), 2)
+    x = build_stages(x, table, features, rules)
     x = conv_bn_act(x, make_divisible(x.shape[-1] * 6, 8), 1, act=act, style=TF_STYLE, name="head")
     if alpha > 1.0:
         last_point = make_divisible(last_point * alpha, 8)
@@ -98,11 +83,7 @@ def MobileNetV3(
         return layers.Flatten(name="logits")(x)
 
     suffix = "_minimalistic" if minimalistic else ""
-    return assemble(
-        model_input, x, features, top=top, include_top=include_top, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, features_only=features_only, weights=weights,
-        name=name or f"mobilenetv3_{model_type}{suffix}_{alpha:.2f}",
-    )
+    return options.finish(model_input, x, features, top, f"mobilenetv3_{model_type}{suffix}_{alpha:.2f}")
 
 
 def MobileNetV3Large(**kwargs):
@@ -127,6 +108,7 @@ register_variants(
         for minimal in (False, True)
         for a in ALPHAS
     },
+    width_arg="alpha",
     references={
         "mobilenetv3_large_075": (3993528, 154560624, _REFERENCE),
         "mobilenetv3_large_100": (5483032, 216589760, _REFERENCE),

@@ -24,13 +24,12 @@ depth 1.0, SE ratio 1/12, channel divisor 1):
 | rexnet_200 | 16,366,620 | 1528.9M |
 """
 
-import dataclasses
-
 from keras_mobile.blocks.conv import TORCH_STYLE, conv_bn_act
-from keras_mobile.blocks.linear_bottleneck import linear_bottleneck
-from keras_mobile.builder import FeatureMaps, assemble, check_width, model_inputs, pooled_dense_top
+from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder, pooled_dense_top
 from keras_mobile.channels import make_divisible
 from keras_mobile.registry import register_variants
+from keras_mobile.specs import BlockSpec
+from keras_mobile.validation import check_number
 
 STAGE_REPEATS = (1, 2, 2, 3, 3, 5)
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2)
@@ -42,90 +41,60 @@ WIDTHS = (1.0, 1.3, 1.5, 2.0)
 SOURCE = "timm 1.0.31 timm/models/rexnet.py (RexNet, from clovaai/rexnet), counted at 224 px"
 
 
-@dataclasses.dataclass(frozen=True)
-class LinearBottleneckSpec:
-    """One ReXNet block: ``filters`` outputs, expansion ratio, stride, SE ratio (0 = none)."""
-
-    stage: int
-    index: int
-    filters: int
-    expansion: int
-    stride: int
-    se_ratio: float
-
-
 def block_specs(width):
-    """The reference ``_block_cfg`` at ``width`` (timm rexnet.py), one spec per block."""
+    """The reference ``_block_cfg`` at ``width`` (timm rexnet.py): one ``lb`` row per block, widths final.
+
+    A stage's later blocks ``continue`` its first row (their widths grow block by block).
+    """
     base = INITIAL_CHANNELS / width if width < 1.0 else INITIAL_CHANNELS
     depth = sum(STAGE_REPEATS)
     specs = []
     for stage, (repeats, stride) in enumerate(zip(STAGE_REPEATS, STAGE_STRIDES), start=1):
         for index in range(1, repeats + 1):
             specs.append(
-                LinearBottleneckSpec(
-                    stage=stage,
-                    index=index,
+                BlockSpec(
+                    block="lb",
                     filters=make_divisible(round(base * width), 1),
-                    expansion=1 if not specs else 6,
+                    expansion=1.0 if not specs else 6.0,
                     stride=stride if index == 1 else 1,
                     se_ratio=0.0 if stage <= NO_SE_STAGES else SE_RATIO,
+                    continues=index > 1,
                 )
             )
             base += FINAL_CHANNELS / (depth * 1.0)
     return specs
 
 
-def ReXNet(
-    input_shape=None,
-    width=1.0,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.2,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+RULES = BlockRules(
+    round_filters=int,  # block_specs holds the final widths
+    expanded_width=lambda in_channels, spec: make_divisible(round(in_channels * spec.expansion), 1),
+    se_width=lambda in_channels, expanded, spec: make_divisible(int(expanded * spec.se_ratio), 1),
+    act="swish",
+    depthwise_act="relu6",
+    se_act="relu",
+    style=TORCH_STYLE,
+)
+
+
+@model_builder
+def ReXNet(options, width=1.0, dropout_rate=0.2):
     """ReXNet; paper widths ``width`` 1.0, 1.3, 1.5, 2.0 (any in (0, 4] builds)."""
-    width = check_width("width", width)
-    model_input, x = model_inputs(input_shape, input_tensor, 32, include_preprocessing)
+    width = check_number("width", width, 0.0, 4.0, low_open=True)
+    model_input, x = options.inputs(32)
     features = FeatureMaps()
     stem_base = 32 / width if width < 1.0 else 32
     x = conv_bn_act(x, make_divisible(round(stem_base * width), 1), 3, 2, act="swish", style=TORCH_STYLE, name="stem")
     features.add(x, 2)
-    for spec in block_specs(width):
-        in_channels = x.shape[-1]
-        expanded = make_divisible(round(in_channels * spec.expansion), 1) if spec.expansion != 1 else None
-        mid = expanded or in_channels
-        se_channels = make_divisible(int(mid * spec.se_ratio), 1) if spec.se_ratio > 0 else None
-        x = linear_bottleneck(
-            x,
-            spec.filters,
-            expanded_channels=expanded,
-            strides=spec.stride,
-            se_channels=se_channels,
-            act="swish",
-            dw_act="relu6",
-            se_act="relu",
-            style=TORCH_STYLE,
-            name=f"stage{spec.stage}_block{spec.index}",
-        )
-        features.add(x, spec.stride)
+    x = build_stages(x, block_specs(width), features, RULES)
     x = conv_bn_act(x, make_divisible(1280 * width, 1), 1, act="swish", style=TORCH_STYLE, name="head")
-    return assemble(
-        model_input, x, features, top=pooled_dense_top(dropout_rate), include_top=include_top, pooling=pooling,
-        classes=classes, classifier_activation=classifier_activation, features_only=features_only,
-        weights=weights, name=name or f"rexnet_{width:.2f}",
-    )
+    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), f"rexnet_{width:.2f}")
 
 
 register_variants(
     "rexnet",
     ReXNet,
     {f"rexnet_{int(round(w * 100)):03d}": {"width": w} for w in WIDTHS},
+    width_arg="width",
     references={
         "rexnet_100": (4796873, 398370392, SOURCE),
         "rexnet_130": (7557091, 662229098, SOURCE),

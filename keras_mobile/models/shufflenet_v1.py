@@ -32,8 +32,9 @@ Channels ``(stem, stage 2, stage 3, stage 4)``:
 from keras_mobile.backend import layers
 from keras_mobile.blocks.conv import TORCH_STYLE, conv_bn_act
 from keras_mobile.blocks.shuffle import pool_3x3_s2, shufflenet_v1_unit
-from keras_mobile.builder import FeatureMaps, assemble, check_choice, model_inputs
+from keras_mobile.builder import FeatureMaps, model_builder
 from keras_mobile.registry import register_variants
+from keras_mobile.validation import check_choice
 
 REPEATS = (4, 8, 4)
 GROUPS = (1, 2, 3, 4, 8)
@@ -61,21 +62,8 @@ def stage_channels(groups, scale):
     return (STEM[scale], stage2, 2 * stage2, 4 * stage2)
 
 
-def ShuffleNetV1(
-    input_shape=None,
-    groups=3,
-    scale=1.0,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+@model_builder
+def ShuffleNetV1(options, groups=3, scale=1.0, dropout_rate=0.0):
     """ShuffleNetV1 with ``groups`` in 1, 2, 3, 4, 8 and ``scale`` in 0.5, 1.0, 1.5, 2.0.
 
     Groups 3 and 8 are the official models; 1, 2 and 4 follow the paper's
@@ -85,7 +73,7 @@ def ShuffleNetV1(
     groups = check_choice("groups", groups, GROUPS)
     scale = float(check_choice("scale", scale, SCALES))
     stem_width, *stage_widths = stage_channels(groups, scale)
-    model_input, x = model_inputs(input_shape, input_tensor, MIN_RESOLUTION, include_preprocessing)
+    model_input, x = options.inputs(MIN_RESOLUTION)
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, stem_width, 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = features.add(pool_3x3_s2(x, "max", TORCH_STYLE, name="stem_pool"), 2)
@@ -104,11 +92,7 @@ def ShuffleNetV1(
             x = layers.Dropout(dropout_rate, name="dropout")(x)
         return layers.Dense(classes, use_bias=False, name="logits")(x)
 
-    return assemble(
-        model_input, x, features, top=top, include_top=include_top, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, features_only=features_only, weights=weights,
-        name=name or f"shufflenet_v1_g{groups}_{scale:.2f}",
-    )
+    return options.finish(model_input, x, features, top, f"shufflenet_v1_g{groups}_{scale:.2f}")
 
 
 # (trainable params, Mult-Adds at 224 px) of the megvii code on each table, counted by running it.
@@ -144,6 +128,7 @@ register_variants(
     "shufflenet_v1",
     ShuffleNetV1,
     {_variant(g, s): {"groups": g, "scale": s} for g in GROUPS for s in SCALES},
+    width_arg="scale",
     min_resolution=MIN_RESOLUTION,
     references={
         _variant(g, s): counts + (OFFICIAL_SOURCE if g in OFFICIAL else DERIVED_SOURCE,)

@@ -9,8 +9,9 @@ average pool and a Dense classifier with bias (no dropout). PyTorch padding
 
 from keras_mobile.blocks.conv import TORCH_STYLE, conv_bn_act
 from keras_mobile.blocks.shuffle import pool_3x3_s2, shufflenet_v2_unit
-from keras_mobile.builder import FeatureMaps, assemble, check_choice, model_inputs, pooled_dense_top
+from keras_mobile.builder import FeatureMaps, model_builder, pooled_dense_top
 from keras_mobile.registry import register_variants
+from keras_mobile.validation import check_choice
 
 REPEATS = (4, 8, 4)
 # torchvision ``stages_out_channels``: stem, stage 2, stage 3, stage 4, conv5.
@@ -25,20 +26,8 @@ MIN_RESOLUTION = 32
 SOURCE = "pytorch/vision torchvision/models/shufflenetv2.py"
 
 
-def ShuffleNetV2(
-    input_shape=None,
-    scale=1.0,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+@model_builder
+def ShuffleNetV2(options, scale=1.0, dropout_rate=0.0):
     """ShuffleNetV2 ``scale`` x (0.5, 1.0, 1.5 or 2.0, torchvision's four widths).
 
     Any resolution >= 32 builds. Inputs follow the package convention (see
@@ -46,7 +35,7 @@ def ShuffleNetV2(
     """
     scale = float(check_choice("scale", scale, SCALES))
     stem_width, *stage_widths, head_width = CHANNELS[scale]
-    model_input, x = model_inputs(input_shape, input_tensor, MIN_RESOLUTION, include_preprocessing)
+    model_input, x = options.inputs(MIN_RESOLUTION)
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, stem_width, 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = features.add(pool_3x3_s2(x, "max", TORCH_STYLE, name="stem_pool"), 2)
@@ -56,11 +45,7 @@ def ShuffleNetV2(
             x = shufflenet_v2_unit(x, filters, strides, TORCH_STYLE, name=f"stage{stage}_block{index + 1}")
             features.add(x, strides)
     x = conv_bn_act(x, head_width, 1, act="relu", style=TORCH_STYLE, name="head")
-    return assemble(
-        model_input, x, features, top=pooled_dense_top(dropout_rate), include_top=include_top, pooling=pooling,
-        classes=classes, classifier_activation=classifier_activation, features_only=features_only,
-        weights=weights, name=name or f"shufflenet_v2_{scale:.2f}",
-    )
+    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), f"shufflenet_v2_{scale:.2f}")
 
 
 def _variant(scale):
@@ -71,6 +56,7 @@ register_variants(
     "shufflenet_v2",
     ShuffleNetV2,
     {_variant(s): {"scale": s} for s in SCALES},
+    width_arg="scale",
     min_resolution=MIN_RESOLUTION,
     references={
         "shufflenet_v2_x0_5": (1366792, 40476448, SOURCE),

@@ -16,8 +16,9 @@ where a floor pool gives 26.)
 from keras_mobile.backend import layers
 from keras_mobile.blocks.conv import TORCH_STYLE, activation
 from keras_mobile.blocks.fire import fire
-from keras_mobile.builder import FeatureMaps, assemble, check_choice, model_inputs
+from keras_mobile.builder import FeatureMaps, model_builder
 from keras_mobile.registry import register_variants
+from keras_mobile.validation import check_choice
 
 # version: ((stem filters, stem kernel), stages of Fire (squeeze, expand1x1, expand3x3)); a
 # ceil-mode max pool opens every stage.
@@ -50,20 +51,8 @@ def ceil_max_pool(x, name):
     return layers.MaxPooling2D(3, 2, padding="valid", name=name)(x)
 
 
-def SqueezeNet(
-    input_shape=None,
-    version="1.1",
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.5,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+@model_builder
+def SqueezeNet(options, version="1.1", dropout_rate=0.5):
     """SqueezeNet ``version`` "1.0" or "1.1" (v1.1: same accuracy, 2.4x fewer Mult-Adds).
 
     Smallest resolution: 21 px (v1.0), 17 px (v1.1). Feature maps reach stride
@@ -71,7 +60,7 @@ def SqueezeNet(
     """
     version = check_choice("version", version, VERSIONS)
     (stem_filters, stem_kernel), stages = ARCHITECTURES[version]
-    model_input, x = model_inputs(input_shape, input_tensor, MIN_RESOLUTION[version], include_preprocessing)
+    model_input, x = options.inputs(MIN_RESOLUTION[version])
     features = FeatureMaps()
     x = layers.Conv2D(stem_filters, stem_kernel, strides=2, padding="valid", use_bias=True, name="stem_conv")(x)
     x = features.add(activation(x, "relu", "stem_act"), 2)
@@ -87,11 +76,7 @@ def SqueezeNet(
         x = activation(x, "relu", "logits_act")
         return layers.GlobalAveragePooling2D(name="logits")(x)
 
-    return assemble(
-        model_input, x, features, top=top, include_top=include_top, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, features_only=features_only, weights=weights,
-        name=name or f"squeezenet{version.replace('.', '_')}",
-    )
+    return options.finish(model_input, x, features, top, f"squeezenet{version.replace('.', '_')}")
 
 
 for _version in VERSIONS:

@@ -10,29 +10,19 @@ with Keras defaults; 299 px default input.
 from keras_mobile.backend import layers
 from keras_mobile.blocks import ConvStyle, activation, batch_norm
 from keras_mobile.blocks.xception import separable_conv_bn, xception_block
-from keras_mobile.builder import FeatureMaps, assemble, model_inputs, pooled_dense_top
+from keras_mobile.builder import FeatureMaps, model_builder, pooled_dense_top
 from keras_mobile.registry import register_variants
 
 STYLE = ConvStyle("same", 1e-3, 0.99)
 ENTRY_FLOW = (128, 256, 728)
 MIDDLE_BLOCKS = 8
+MIN_RESOLUTION = 71
 
 
-def Xception(
-    input_shape=None,
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
-    include_preprocessing=True,
-    features_only=False,
-    name=None,
-):
+@model_builder
+def Xception(options, dropout_rate=0.0):
     """Xception (paper default 299 px; any resolution >= 71 builds)."""
-    model_input, x = model_inputs(input_shape, input_tensor, 71, include_preprocessing)
+    model_input, x = options.inputs(MIN_RESOLUTION)
     features = FeatureMaps()
     x = _valid_conv_bn_relu(x, 32, 2, "stem1")
     x = features.add(_valid_conv_bn_relu(x, 64, 1, "stem2"), 2)
@@ -46,11 +36,7 @@ def Xception(
     x = activation(x, "relu", "exit2_sep1_act")
     x = separable_conv_bn(x, 2048, STYLE, name="exit2_sep2")
     x = features.add(activation(x, "relu", "exit2_sep2_act"))
-    return assemble(
-        model_input, x, features, top=pooled_dense_top(dropout_rate), include_top=include_top, pooling=pooling,
-        classes=classes, classifier_activation=classifier_activation, features_only=features_only,
-        weights=weights, name=name or "xception",
-    )
+    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), "xception")
 
 
 def _valid_conv_bn_relu(x, filters, strides, name):
@@ -66,6 +52,6 @@ register_variants(
     Xception,
     {"xception": {}},
     default_resolution=299,
-    min_resolution=71,
+    min_resolution=MIN_RESOLUTION,
     references={"xception": (22855952, 8357403496, _REFERENCE)},
 )

@@ -215,6 +215,7 @@ def test_rexnet_channel_schedule(width):
     assert [s.stride for s in specs] == [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1]
     assert [s.expansion for s in specs] == [1] + [6] * 15
     assert [bool(s.se_ratio) for s in specs] == [False] * 3 + [True] * 13
+    assert [s.continues for s in specs].count(False) == 6  # one row opens each of the six stages
 
 
 def test_rexnet_model_partial_residuals():
@@ -222,9 +223,11 @@ def test_rexnet_model_partial_residuals():
     splits = {layer.name: layer.sizes for layer in model.layers if type(layer).__name__ == "ChannelSplit"}
     channels = [32] + REXNET_CHANNELS[1.0]  # stem, then each block's output
     expected = {}
+    stage = index = 0
     for spec, c_in, c_out in zip(block_specs(1.0), channels, channels[1:]):
+        stage, index = (stage, index + 1) if spec.continues else (stage + 1, 1)
         if spec.stride == 1 and c_in < c_out:
-            expected[f"stage{spec.stage}_block{spec.index}_split"] = [c_in, c_out - c_in]
+            expected[f"stage{stage}_block{index}_split"] = [c_in, c_out - c_in]
     assert splits == expected and len(expected) == 11
     assert model.get_layer("stage3_block1_se_reduce").filters == 19  # int(6 * 38 / 12), timm dump
     assert "stage2_block2_se_reduce" not in [layer.name for layer in model.layers]
