@@ -20,24 +20,9 @@ builder, or ``keras_mobile.layers``, registers the custom layers that
 
 import importlib
 
-# public name -> the module that defines it
+# public name -> the module that defines it; the family builders (``MobileNetV2``, ...) come from
+# ``keras_mobile.models``, which finds every family module by itself.
 _PUBLIC = {
-    "MobileNet": "keras_mobile.models.mobilenet_v1",
-    "MobileNetV1": "keras_mobile.models.mobilenet_v1",
-    "MobileNetV2": "keras_mobile.models.mobilenet_v2",
-    "MobileNetV3": "keras_mobile.models.mobilenet_v3",
-    "MobileNetV3Large": "keras_mobile.models.mobilenet_v3",
-    "MobileNetV3Small": "keras_mobile.models.mobilenet_v3",
-    "MixNet": "keras_mobile.models.mixnet",
-    "MixNetS": "keras_mobile.models.mixnet",
-    "MixNetM": "keras_mobile.models.mixnet",
-    "MixNetL": "keras_mobile.models.mixnet",
-    "MobileNeXt": "keras_mobile.models.mobilenext",
-    "ReXNet": "keras_mobile.models.rexnet",
-    "ShuffleNetV1": "keras_mobile.models.shufflenet_v1",
-    "ShuffleNetV2": "keras_mobile.models.shufflenet_v2",
-    "SqueezeNet": "keras_mobile.models.squeezenet",
-    "Xception": "keras_mobile.models.xception",
     "create_model": "keras_mobile.registry",
     "list_models": "keras_mobile.registry",
     "model_info": "keras_mobile.registry",
@@ -47,17 +32,22 @@ _PUBLIC = {
 }
 
 __version__ = "0.1.0"
-__all__ = sorted(_PUBLIC)
+
+
+def _builders():
+    return importlib.import_module("keras_mobile.models").load_families()
 
 
 def __getattr__(name):
-    module = _PUBLIC.get(name)
-    if module is None:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    elif name[:1].isupper() and name in _builders():
+        value = _builders()[name]
+    else:
         raise AttributeError(f"module 'keras_mobile' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | set(_builders()))

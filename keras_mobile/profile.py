@@ -10,7 +10,7 @@ SeparableConv2D both parts, Dense ``in * out`` per position. Memory access cost
 + weight bytes at batch 1. Layers the profiler cannot count are listed in
 ``Profile.uncounted``, never silently zero.
 
-    python -m keras_mobile.profile mobilenetv2_100 [--alpha 0.5] [--resolution 160] [--format table|csv|json]
+    python -m keras_mobile.profile mobilenetv2_100 [--width 0.5] [--resolution 160] [--format table|csv|json]
     python -m keras_mobile.profile --all        # the zoo table in the README
 """
 
@@ -327,11 +327,12 @@ def zoo_markdown(pattern="*"):
 def main(argv=None):
     import argparse
 
-    from keras_mobile.registry import create_model, model_info
+    from keras_mobile.registry import create_model, model_info, width_override
 
     parser = argparse.ArgumentParser(prog="python -m keras_mobile.profile", description=__doc__.splitlines()[0])
     parser.add_argument("name", nargs="?", help="a registered model name (see keras_mobile.list_models())")
-    parser.add_argument("--alpha", type=float, help="override the width multiplier (families with an alpha argument)")
+    parser.add_argument("--width", "--alpha", dest="width", type=float,
+                        help="override the width multiplier (passed as the family's own argument: alpha, width, scale)")
     parser.add_argument("--resolution", type=int, help="input resolution (default: the model's default)")
     parser.add_argument("--all", action="store_true", help="print the zoo table of every registered model")
     parser.add_argument("--pattern", default="*", help="restrict --all to names matching this pattern")
@@ -346,13 +347,8 @@ def main(argv=None):
         info = model_info(args.name)
         resolution = args.resolution or info.default_resolution
         overrides = {"input_shape": (resolution, resolution, 3)}
-        if args.alpha is not None:
-            if "alpha" not in info.arguments:
-                raise ValueError(
-                    f"--alpha: model {args.name!r} has no alpha argument; its width is chosen by name "
-                    f"(its arguments: {info.arguments})."
-                )
-            overrides["alpha"] = args.alpha
+        if args.width is not None:
+            overrides.update(width_override(args.name, args.width, arg="--width"))
         model = create_model(args.name, **overrides)
     except ValueError as error:
         parser.error(str(error))

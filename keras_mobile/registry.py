@@ -67,6 +67,21 @@ def model_info(name):
     return _REGISTRY[name]
 
 
+def width_override(model_name, width, arg="width"):
+    """``{info.width_arg: width}`` for ``create_model(model_name, ...)``: a width for any family that has one.
+
+    ``arg`` names the caller's own argument in the error (e.g. ``--width`` or
+    ``model.width``); a family without a width multiplier is a ValueError that
+    lists its registered variants.
+    """
+    info = model_info(model_name)
+    if info.width_arg is None:
+        variants = list_models(f"{info.family}*")
+        raise ValueError(f"{arg}={width!r} is not supported for model {model_name!r}: the {info.family} family has no "
+                         f"width multiplier; accepted values: None (pick a registered variant instead: {variants}).")
+    return {info.width_arg: width}
+
+
 def create_model(model_name, /, **overrides):
     """Build registered model ``model_name``; keyword ``overrides`` (``name`` too) go to its builder."""
     return model_info(model_name).constructor(**overrides)

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+import keras_mobile
+
 from helpers import keras
 from keras_mobile.profile import main, profile_model
 
@@ -91,6 +93,8 @@ def test_cli_formats(capsys):
     assert lines[0].startswith("name,layer_type,op_type")
     main(["mobilenetv2_050", "--resolution", "96"])
     assert "op type" in capsys.readouterr().out
+    main(["rexnet_100", "--width", "1.3", "--format", "json"])  # ReXNet's width argument is `width`
+    assert json.loads(capsys.readouterr().out)["trainable_params"] == keras_mobile.model_info("rexnet_130").reference[0]
     with pytest.raises(SystemExit):
-        main(["mixnet_s", "--alpha", "0.5"])
-    assert "has no alpha argument" in capsys.readouterr().err
+        main(["squeezenet1_1", "--width", "0.5"])
+    assert "the squeezenet family has no width multiplier" in capsys.readouterr().err
