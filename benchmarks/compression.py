@@ -1,7 +1,9 @@
 """Compression benchmark on the embedded default dataset: float vs PTQ vs QAT int8, pruning, latency, sizes.
 
-    TF_USE_LEGACY_KERAS=1 python -m keras_mobile.compression.benchmark [--models a,b] [--resolution 64]
-        [--epochs 10] [--finetune-epochs 3] [--data-dir DIR]
+    python -m benchmarks.compression [--models a,b] [--resolution 64] [--epochs 10]
+        [--finetune-epochs 3] [--data-dir DIR]
+
+The script selects tf_keras itself (``TF_USE_LEGACY_KERAS=1`` unless already set), as TF-MOT needs it.
 
 Per model: train float (Adam, cosine decay) on the 3,000 training images of
 ``tfds_configs`` "default" (10 classes, centre crop, random flips), then
@@ -22,15 +24,21 @@ import os
 import sys
 import time
 
+# Before anything imports TensorFlow or keras_mobile: TF-MOT needs tf_keras.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_mobile  # noqa: E402
+from keras_mobile import backend  # noqa: E402
+from keras_mobile import compression  # noqa: E402
+from keras_mobile import tflite  # noqa: E402
+import tfds_configs  # noqa: E402
 
 
 def load_arrays(resolution, data_dir=None):
     """``(x_train, y_train, x_eval, y_eval)``: uint8-valued float32 images, centre-cropped, int labels."""
-    import tfds_configs
-
     source = tfds_configs.load("default", data_dir=data_dir) if data_dir else tfds_configs.load("default")
     config = source.config
     arrays = []
@@ -42,32 +50,25 @@ def load_arrays(resolution, data_dir=None):
 
 
 def _dataset(x, y, batch, seed):
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(lambda a, b: (tf.image.random_flip_left_right(a, seed=seed), b), num_parallel_calls=2)
     return ds.batch(batch, drop_remainder=True).prefetch(2)
 
 
 def _fit(model, x, y, epochs, learning_rate, batch, callbacks=(), seed=0):
-    import tf_keras
-
+    keras = backend.keras  # tf_keras (main refuses Keras 3)
     steps = epochs * (len(x) // batch)
-    schedule = tf_keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(tf_keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(_dataset(x, y, batch, seed), epochs=epochs, verbose=2, callbacks=list(callbacks))
     return model
 
 
 def top1(content, x, y):
-    from keras_mobile import tflite
-
     return float(np.mean(tflite.Runner(content)(x).argmax(-1) == y))
 
 
 def latency_ms(content, image, runs=100):
-    from keras_mobile import tflite
-
     runner = tflite.Runner(content, num_threads=1)
     runner.set_input(image)
     for _ in range(10):
@@ -81,9 +82,6 @@ def latency_ms(content, image, runs=100):
 
 
 def run_model(name, data, args):
-    import keras_mobile
-    from keras_mobile import compression, tflite
-
     x_train, y_train, x_eval, y_eval = data
     shape = (args.resolution, args.resolution, 3)
     steps_per_epoch = len(x_train) // args.batch
@@ -184,7 +182,7 @@ def format_table(rows, args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m keras_mobile.compression.benchmark", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compression", description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="mobilenetv2_035,mobilenetv3_small_075")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=10)
@@ -197,13 +195,9 @@ def main(argv=None):
     parser.add_argument("--bn-momentum", type=float, default=0.9, help="cap on BatchNorm momentum for short runs")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    from keras_mobile import backend
-
     if not backend.IS_LEGACY_KERAS:
         print("error: run with TF_USE_LEGACY_KERAS=1 (TF-MOT needs tf_keras)", file=sys.stderr)
         return 1
-    import tensorflow as tf
-
     tf.keras.utils.set_random_seed(0) if hasattr(tf.keras.utils, "set_random_seed") else tf.random.set_seed(0)
     start = time.perf_counter()
     data = load_arrays(args.resolution, args.data_dir)

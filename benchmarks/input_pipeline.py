@@ -1,6 +1,6 @@
 """Train-pipeline throughput: our input pipeline against a naive one.
 
-    python -m tfds_configs.benchmark [--num_images 256] [--image_size 224] ...
+    python -m benchmarks.input_pipeline [--num_images 256] [--image_size 224] ...
 
 Builds ImageNet-like JPEGs locally (500x375 and similar, ~100 KB: the
 synthetic shapes plus photographic-grade noise), stores them as a TFDS
@@ -198,7 +198,8 @@ def format_table(results, stats, args):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.input_pipeline",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--num_images", type=int, default=256)
     parser.add_argument("--image_size", type=int, default=224)
     parser.add_argument("--batch_size", type=int, default=64)

@@ -6,7 +6,8 @@
     val = tfds_configs.eval_input(source, global_batch_size=256, input_context=ctx)
 
 Nothing here downloads anything; Keras is imported only for RandAugment,
-MixUp and CutMix.
+MixUp and CutMix. Of keras_mobile only `keras_mobile.validation` is used (it
+imports no Keras), and nothing here imports train_tpu.
 """
 
 from tfds_configs.configs import DEFAULT_DATASET
@@ -25,3 +26,10 @@ from tfds_configs.sources import DataSource
 from tfds_configs.sources import DatasetNotPreparedError
 from tfds_configs.sources import ManualDownloadError
 from tfds_configs.sources import load
+
+__all__ = [
+    "DEFAULT_DATASET", "DataSource", "DatasetConfig", "DatasetNotPreparedError",
+    "InvalidImagesError", "ManualDownloadError", "NORMALIZATIONS", "eval_input",
+    "get_dataset_config", "list_datasets", "load", "load_image_folder",
+    "prepare_default_dataset", "prepare_image_folder", "register_dataset", "train_input",
+]

@@ -9,7 +9,7 @@ the prepared dataset's own `builder.info` is authoritative once it exists.
 
 import dataclasses
 
-from tfds_configs import _checks
+from keras_mobile import validation
 from tfds_configs import default_dataset
 
 DEFAULT_DATASET = "default"
@@ -20,6 +20,7 @@ DEFAULT_DATASET = "default"
 #   generated: this package generates it locally (no download).
 #   folder:    this package converts a local folder of images.
 ORIGINS = ("catalog", "manual", "generated", "folder")
+_POSITIVE_INT = validation.interval(1, integer=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,35 +29,43 @@ class DatasetConfig:
 
     name: str
     tfds_name: str
-    num_classes: int
-    num_train_examples: int
-    num_eval_examples: int
+    num_classes: int = dataclasses.field(metadata=validation.interval(2, integer=True))
+    num_train_examples: int = dataclasses.field(metadata=_POSITIVE_INT)
+    num_eval_examples: int = dataclasses.field(metadata=_POSITIVE_INT)
     train_split: str = "train"
     eval_split: str = "validation"
     image_key: str = "image"
     label_key: str = "label"
-    train_resolution: int = 224
-    eval_resolution: int = 224
-    crop_fraction: float = 0.875
-    origin: str = "catalog"
+    train_resolution: int = dataclasses.field(default=224, metadata=_POSITIVE_INT)
+    eval_resolution: int = dataclasses.field(default=224, metadata=_POSITIVE_INT)
+    crop_fraction: float = dataclasses.field(
+        default=0.875, metadata=validation.interval(0, 1, low_open=True))
+    origin: str = dataclasses.field(default="catalog", metadata=validation.one_of(*ORIGINS))
     manual_files: tuple = ()
     manual_url: str = ""
 
     def __post_init__(self):
-        _checks.check_int("num_classes", self.num_classes, minimum=2)
-        _checks.check_int("num_train_examples", self.num_train_examples, minimum=1)
-        _checks.check_int("num_eval_examples", self.num_eval_examples, minimum=1)
-        _checks.check_int("train_resolution", self.train_resolution, minimum=1)
-        _checks.check_int("eval_resolution", self.eval_resolution, minimum=1)
-        _checks.check_float(
-            "crop_fraction", self.crop_fraction, low=0, high=1, low_open=True
-        )
-        _checks.check_choice("origin", self.origin, ORIGINS)
+        _check_scalar_fields(self)
         if (self.origin == "manual") != bool(self.manual_files):
             raise ValueError(
                 "manual_files must be given exactly when origin='manual'; "
                 f"got origin={self.origin!r}, manual_files={self.manual_files!r}."
             )
+
+
+def _check_scalar_fields(config):
+    """`validation.check_fields` for fields that are neither optional nor tuples.
+
+    check_fields lets None through (optional fields) and checks each item of a
+    tuple against a `one_of` rule (tuple fields); here both are refused.
+    """
+    for field in dataclasses.fields(config):
+        rule = validation.field_rule(field)
+        value = getattr(config, field.name)
+        if isinstance(rule, validation.OneOf):
+            validation.check_choice(field.name, value, rule.accepted)
+        elif rule is not None:
+            rule.check(field.name, value)
 
 
 _REGISTRY = {}
@@ -82,12 +91,7 @@ def list_datasets():
 
 def get_dataset_config(name):
     """The registered config called `name`; unknown names list the known ones."""
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"name={name!r} is not a known dataset; known datasets: "
-            f"{', '.join(list_datasets())}."
-        )
-    return _REGISTRY[name]
+    return _REGISTRY[validation.check_choice("name", name, list_datasets())]
 
 
 for _config in (

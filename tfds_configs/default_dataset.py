@@ -8,7 +8,7 @@ later run finds the one it needs without regenerating it.
 
 import tensorflow_datasets as tfds
 
-from tfds_configs import _checks
+from keras_mobile import validation
 from tfds_configs import _store
 from tfds_configs import synthetic
 
@@ -45,9 +45,9 @@ def prepare_default_dataset(
     Splits are 'train' and 'validation'; features are 'image' (JPEG) and
     'label' (one of `synthetic.CLASS_NAMES`).
     """
-    _checks.check_int("seed", seed, minimum=0)
-    _checks.check_int("num_train_examples", num_train_examples, minimum=1)
-    _checks.check_int("num_eval_examples", num_eval_examples, minimum=1)
+    validation.check_int("seed", seed, minimum=0)
+    validation.check_int("num_train_examples", num_train_examples, minimum=1)
+    validation.check_int("num_eval_examples", num_eval_examples, minimum=1)
     config = config_name(seed, num_train_examples, num_eval_examples)
     builder = _store.load_prepared(_store.dataset_dir(data_dir, NAME, config))
     if builder is not None:

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_configs import _checks
+from keras_mobile import validation
 from tfds_configs import _store
 from tfds_configs import configs
 from tfds_configs import sources
@@ -95,10 +95,10 @@ def prepare_image_folder(
     """
     root = os.path.abspath(os.path.expanduser(os.fspath(root)))
     if not os.path.isdir(root):
-        raise ValueError(f"root={root!r} is not a directory.")
+        validation.fail("root", root, "a directory")
     name = _dataset_name(name, root)
-    _checks.check_int("seed", seed, minimum=0)
-    _checks.check_bool("skip_invalid", skip_invalid)
+    validation.check_int("seed", seed, minimum=0)
+    validation.check_bool("skip_invalid", skip_invalid)
     layout = _scan(root, val_fraction, seed)
     fingerprint = _fingerprint(layout, val_fraction, seed, skip_invalid)
 
@@ -171,10 +171,8 @@ def _dataset_name(name, root=None):
         name = re.sub(r"[^a-z0-9]+", "_", os.path.basename(root).lower()).strip("_")
         return name if _NAME_PATTERN.match(name) else f"folder_{name}".rstrip("_")
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
-        raise ValueError(
-            f"name={name!r} is not a valid dataset name; use lowercase letters, "
-            "digits and underscores, starting with a letter."
-        )
+        validation.fail("name", name, "a dataset name: lowercase letters, digits and "
+                        "underscores, starting with a letter")
     return name
 
 
@@ -209,8 +207,8 @@ def _read_classes(folder, misplaced):
 
 def _held_out_fraction(val_fraction):
     fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
-    return _checks.check_float(
-        "val_fraction", fraction, low=0, high=1, low_open=True, high_open=True
+    return validation.check_number(
+        "val_fraction", fraction, 0, 1, low_open=True, high_open=True
     )
 
 

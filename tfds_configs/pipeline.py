@@ -17,7 +17,7 @@ magnitudes, MixUp, CutMix) are seeded too and run sequentially when
 
 import tensorflow as tf
 
-from tfds_configs import _checks
+from keras_mobile import validation
 from tfds_configs import augment
 from tfds_configs import preprocessing
 from tfds_configs import reading
@@ -74,20 +74,20 @@ def train_input(
     image_size = _resolution("image_size", image_size, config.train_resolution)
     batch_size = _per_replica_batch_size(global_batch_size, input_context)
     _check_output_args(normalization, dtype, one_hot, num_threads)
-    _checks.check_int("randaugment_num_ops", randaugment_num_ops, minimum=0)
-    _checks.check_float("randaugment_factor", randaugment_factor, low=0, high=1)
-    _checks.check_float("mixup_alpha", mixup_alpha, low=0, high=float("inf"), high_open=True)
-    _checks.check_float("cutmix_alpha", cutmix_alpha, low=0, high=1)
+    validation.check_int("randaugment_num_ops", randaugment_num_ops, minimum=0)
+    validation.check_number("randaugment_factor", randaugment_factor, 0, 1)
+    validation.check_number("mixup_alpha", mixup_alpha, 0, float("inf"), high_open=True)
+    validation.check_number("cutmix_alpha", cutmix_alpha, 0, 1)
     if (mixup_alpha or cutmix_alpha) and not one_hot:
         raise ValueError(
             "mixup_alpha and cutmix_alpha mix labels and need one_hot=True; "
             f"got one_hot={one_hot!r}."
         )
-    _checks.check_int("seed", seed, minimum=0)
-    _checks.check_bool("deterministic", deterministic)
-    _checks.check_int("shuffle_buffer_size", shuffle_buffer_size, minimum=1)
-    _checks.check_bool("repeat", repeat)
-    _checks.check_bool("drop_remainder", drop_remainder)
+    validation.check_int("seed", seed, minimum=0)
+    validation.check_bool("deterministic", deterministic)
+    validation.check_int("shuffle_buffer_size", shuffle_buffer_size, minimum=1)
+    validation.check_bool("repeat", repeat)
+    validation.check_bool("drop_remainder", drop_remainder)
 
     pipeline_id = input_context.input_pipeline_id if input_context else 0
     # One stateless stream per random stage: element i of a stage is seeded
@@ -160,11 +160,11 @@ def eval_input(
     config = _check_source(source)
     image_size = _resolution("image_size", image_size, config.eval_resolution)
     crop_fraction = config.crop_fraction if crop_fraction is None else crop_fraction
-    _checks.check_float("crop_fraction", crop_fraction, low=0, high=1, low_open=True)
+    validation.check_number("crop_fraction", crop_fraction, 0, 1, low_open=True)
     batch_size = _per_replica_batch_size(global_batch_size, input_context)
     _check_output_args(normalization, dtype, one_hot, num_threads)
-    _checks.check_bool("drop_remainder", drop_remainder)
-    _checks.check_bool("cache", cache)
+    validation.check_bool("drop_remainder", drop_remainder)
+    validation.check_bool("cache", cache)
 
     ds = reading.read_split(source, split or config.eval_split, input_context=input_context)
     ds = ds.map(
@@ -234,11 +234,11 @@ def _check_source(source):
 def _resolution(name, value, default):
     if value is None:
         return default
-    return _checks.check_int(name, value, minimum=1)
+    return validation.check_int(name, value, minimum=1)
 
 
 def _per_replica_batch_size(global_batch_size, input_context):
-    _checks.check_int("global_batch_size", global_batch_size, minimum=1)
+    validation.check_int("global_batch_size", global_batch_size, minimum=1)
     if input_context is not None and not isinstance(
         input_context, tf.distribute.InputContext
     ):
@@ -256,8 +256,8 @@ def _per_replica_batch_size(global_batch_size, input_context):
 
 
 def _check_output_args(normalization, dtype, one_hot, num_threads):
-    _checks.check_choice("normalization", normalization, preprocessing.NORMALIZATIONS)
-    _checks.check_choice("dtype", dtype, DTYPES)
-    _checks.check_bool("one_hot", one_hot)
+    validation.check_choice("normalization", normalization, preprocessing.NORMALIZATIONS)
+    validation.check_choice("dtype", dtype, DTYPES)
+    validation.check_bool("one_hot", one_hot)
     if num_threads is not None:
-        _checks.check_int("num_threads", num_threads, minimum=1)
+        validation.check_int("num_threads", num_threads, minimum=1)

@@ -11,6 +11,8 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from keras_mobile import validation
+
 SHARD_BY_FILE = "file"
 SHARD_BY_EXAMPLE = "example"
 NO_SHARDING = "none"
@@ -27,28 +29,23 @@ def sharding_mode(num_files, input_context):
 def _split_info(builder, split):
     try:
         return builder.info.splits[split]
-    except (KeyError, ValueError) as error:
-        raise ValueError(
-            f"split={split!r} is not available in {builder.info.full_name}; "
-            f"splits: {sorted(builder.info.splits.keys())}."
-        ) from error
+    except (KeyError, ValueError):  # TFDS's error stays attached as the context.
+        splits = sorted(builder.info.splits.keys())
+        validation.fail("split", split,
+                        f"a split (or split expression) of {builder.info.full_name}: {splits}")
 
 
 def _check_features(builder, image_key, label_key):
     features = builder.info.features
     keys = sorted(features.keys())
     if image_key not in keys or not isinstance(features[image_key], tfds.features.Image):
-        raise ValueError(
-            f"image_key={image_key!r} is not an image feature of "
-            f"{builder.info.full_name}; features: {keys}."
-        )
+        validation.fail("image_key", image_key,
+                        f"an image feature of {builder.info.full_name} (features: {keys})")
     if label_key not in keys or not isinstance(
         features[label_key], tfds.features.ClassLabel
     ):
-        raise ValueError(
-            f"label_key={label_key!r} is not a class-label feature of "
-            f"{builder.info.full_name}; features: {keys}."
-        )
+        validation.fail("label_key", label_key,
+                        f"a class-label feature of {builder.info.full_name} (features: {keys})")
 
 
 def read_split(source, split, *, input_context=None, shuffle_files=False, seed=None):

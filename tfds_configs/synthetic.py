@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from tfds_configs import _checks
+from keras_mobile import validation
 
 CLASS_NAMES = (
     "disc",
@@ -137,9 +137,9 @@ def encode_jpeg(image):
 
 def generate(seed, split, num_examples):
     """Yields `(index, jpeg_bytes, label)` for examples 0..num_examples-1."""
-    _checks.check_int("seed", seed, minimum=0)
-    _checks.check_choice("split", split, SPLITS)
-    _checks.check_int("num_examples", num_examples, minimum=1)
+    validation.check_int("seed", seed, minimum=0)
+    validation.check_choice("split", split, SPLITS)
+    validation.check_int("num_examples", num_examples, minimum=1)
     for index in range(num_examples):
         image, label = example(seed, split, index)
         yield index, encode_jpeg(image), label

@@ -84,11 +84,15 @@ def test_register_refuses_duplicates_unless_asked():
     "field, value",
     [
         ("num_classes", 1),
+        ("num_classes", None),
         ("num_train_examples", 0),
         ("eval_resolution", 2.5),
         ("crop_fraction", 0.0),
         ("crop_fraction", 1.5),
+        ("crop_fraction", None),
         ("origin", "internet"),
+        ("origin", ("catalog",)),
+        ("origin", None),
         ("manual_files", ("x.tar",)),
     ],
 )
@@ -96,6 +100,17 @@ def test_config_rejects_bad_fields(field, value):
     base = tfds_configs.get_dataset_config("cifar10")
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(base, **{field: value})
+
+
+def test_config_errors_name_the_field_and_what_it_accepts():
+    base = tfds_configs.get_dataset_config("cifar10")
+    for change, message in [
+        ({"num_classes": 1}, r"^num_classes=1 is not supported; accepted values: an integer >= 2\.$"),
+        ({"crop_fraction": 0.0}, r"^crop_fraction=0\.0 .*: a number in \(0, 1\]\.$"),
+        ({"origin": "internet"}, r"^origin='internet' .*: \['catalog', 'manual', 'generated', 'folder'\]"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            dataclasses.replace(base, **change)
 
 
 def test_imagenet_without_manual_files_names_the_files_and_folder(tmp_path, no_network):

@@ -157,12 +157,12 @@ def test_load_image_folder_requires_a_prepared_dataset(tmp_path):
 @pytest.mark.parametrize(
     "layout, kwargs, message",
     [
-        ("missing", {}, "root=.* is not a directory"),
-        ("ok", {"name": "Bad-Name"}, "name='Bad-Name' is not a valid dataset name"),
-        ("ok", {"val_fraction": 1.0}, r"val_fraction must be in \(0, 1\)"),
-        ("ok", {"val_fraction": 0.0}, r"val_fraction must be in \(0, 1\)"),
-        ("ok", {"seed": -1}, "seed must be >= 0"),
-        ("ok", {"skip_invalid": 1}, "skip_invalid must be True or False"),
+        ("missing", {}, "root=.* is not supported; accepted values: a directory"),
+        ("ok", {"name": "Bad-Name"}, "name='Bad-Name' is not supported; .*a dataset name"),
+        ("ok", {"val_fraction": 1.0}, r"val_fraction=1.0 is not supported; .*a number in \(0, 1\)"),
+        ("ok", {"val_fraction": 0.0}, r"val_fraction=0.0 is not supported; .*a number in \(0, 1\)"),
+        ("ok", {"seed": -1}, "seed=-1 is not supported; accepted values: an integer >= 0"),
+        ("ok", {"skip_invalid": 1}, "skip_invalid=1 is not supported; accepted values: True or False"),
         ("one_class", {}, "at least 2 class folders"),
         ("empty_class", {}, r"Class folders \['empty'\] contain no files"),
         ("train_and_other", {}, "other folders must be one of"),

@@ -327,7 +327,7 @@ def test_keras_is_imported_lazily():
     (dict(global_batch_size=8.0), "global_batch_size"),
     (dict(image_size=-1), "image_size"),
     (dict(normalization="torch"), "normalization='torch'.*'imagenet', 'inception', 'raw'"),
-    (dict(dtype="float16"), "dtype='float16'.*'bfloat16', 'float32'"),
+    (dict(dtype="float16"), "dtype='float16'.*'float32', 'bfloat16'"),
     (dict(one_hot=1), "one_hot"),
     (dict(randaugment_num_ops=-1), "randaugment_num_ops"),
     (dict(randaugment_factor=2.0), "randaugment_factor"),
