@@ -22,6 +22,7 @@ training packages can use it without selecting a Keras line.
 import dataclasses
 import math
 import numbers
+import typing
 
 _RULE = "keras_mobile.validation"  # the metadata key of a field's rule
 
@@ -123,29 +124,42 @@ class Interval:
     high_open: bool = False
     integer: bool = False
 
+    def describe(self):
+        kind = "an integer" if self.integer else "a number"
+        return kind + _describe_interval(self.low, self.high, self.low_open, self.high_open)
+
     def check(self, arg, value):
         if self.integer:
-            value = check_int(arg, value)
-            if (self.low is not None and (value <= self.low if self.low_open else value < self.low)) or (
-                    self.high is not None and (value >= self.high if self.high_open else value > self.high)):
-                fail(arg, value, "an integer" + _describe_interval(self.low, self.high, self.low_open, self.high_open))
-            return value
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if ok and self.low is not None:
+                ok = value > self.low if self.low_open else value >= self.low
+            if ok and self.high is not None:
+                ok = value < self.high if self.high_open else value <= self.high
+            if not ok:
+                fail(arg, value, self.describe())
+            return int(value)
         return check_number(arg, value, self.low, self.high, low_open=self.low_open, high_open=self.high_open)
 
 
 @dataclasses.dataclass(frozen=True)
 class OneOf:
-    """One of a fixed set of values (for a tuple field: every item)."""
+    """One of a fixed set of values; with ``items``: a list / tuple whose every item is one of them."""
 
     accepted: tuple
+    items: bool = False
+
+    def describe(self):
+        return f"a list of items from {list(self.accepted)}" if self.items else str(list(self.accepted))
 
     def check(self, arg, value):
-        if isinstance(value, (tuple, list)):
-            unknown = [v for v in value if v not in self.accepted]
-            if unknown:
-                fail(arg, list(value), f"items from {list(self.accepted)} (unknown: {unknown})")
-            return value
-        return check_choice(arg, value, self.accepted)
+        if not self.items:
+            return check_choice(arg, value, self.accepted)
+        if not isinstance(value, (tuple, list)):
+            fail(arg, value, self.describe())
+        unknown = [v for v in value if v not in self.accepted]
+        if unknown:
+            fail(arg, list(value), f"{self.describe()} (unknown: {unknown})")
+        return tuple(value)
 
 
 def interval(low=None, high=None, *, low_open=False, high_open=False, integer=False):
@@ -158,23 +172,35 @@ def one_of(*accepted):
     return {_RULE: OneOf(tuple(accepted))}
 
 
+def items_of(*accepted):
+    """Field metadata: the field is a list / tuple whose every item is one of ``accepted``."""
+    return {_RULE: OneOf(tuple(accepted), items=True)}
+
+
 def field_rule(field):
     """The rule (``Interval`` / ``OneOf``) in a dataclass field's metadata, or None."""
     return field.metadata.get(_RULE)
 
 
-def check_field(arg, value, field):
-    """``value`` checked against ``field``'s rule (None passes: optional fields say so by their type)."""
+def check_field(arg, value, field, optional=False):
+    """``value`` checked against ``field``'s rule; None passes only when ``optional``."""
     rule = field_rule(field)
-    if rule is None or value is None:
+    if rule is None or (value is None and optional):
         return value
+    if value is None:
+        fail(arg, value, rule.describe())
     return rule.check(arg, value)
 
 
 def check_fields(instance, prefix=""):
-    """Check every field of a dataclass instance that carries a rule; errors name ``{prefix}{field}``."""
+    """Check every field of a dataclass instance that carries a rule; errors name ``{prefix}{field}``.
+
+    None is accepted only for fields annotated ``Optional[...]``.
+    """
+    hints = typing.get_type_hints(type(instance))
     for field in dataclasses.fields(instance):
-        check_field(f"{prefix}{field.name}", getattr(instance, field.name), field)
+        optional = type(None) in typing.get_args(hints.get(field.name))
+        check_field(f"{prefix}{field.name}", getattr(instance, field.name), field, optional)
     return instance
 
 
@@ -195,5 +221,5 @@ def _describe_int(minimum, maximum):
 
 __all__ = [
     "fail", "check_choice", "check_bool", "check_str", "check_int", "check_number", "check_pair", "parse_m_by_n",
-    "Interval", "OneOf", "interval", "one_of", "field_rule", "check_field", "check_fields",
+    "Interval", "OneOf", "interval", "one_of", "items_of", "field_rule", "check_field", "check_fields",
 ]

@@ -45,27 +45,12 @@ class DatasetConfig:
     manual_url: str = ""
 
     def __post_init__(self):
-        _check_scalar_fields(self)
+        validation.check_fields(self)
         if (self.origin == "manual") != bool(self.manual_files):
             raise ValueError(
                 "manual_files must be given exactly when origin='manual'; "
                 f"got origin={self.origin!r}, manual_files={self.manual_files!r}."
             )
-
-
-def _check_scalar_fields(config):
-    """`validation.check_fields` for fields that are neither optional nor tuples.
-
-    check_fields lets None through (optional fields) and checks each item of a
-    tuple against a `one_of` rule (tuple fields); here both are refused.
-    """
-    for field in dataclasses.fields(config):
-        rule = validation.field_rule(field)
-        value = getattr(config, field.name)
-        if isinstance(rule, validation.OneOf):
-            validation.check_choice(field.name, value, rule.accepted)
-        elif rule is not None:
-            rule.check(field.name, value)
 
 
 _REGISTRY = {}
