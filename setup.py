@@ -10,6 +10,8 @@ DATA = ["tensorflow-datasets==4.9.*", "importlib_resources>=6"]
 TRAIN = DATA + ["pyyaml>=6", "absl-py>=1.4"]
 COMPRESSION = ["tensorflow-model-optimization==0.8.*"]
 EXPORT = ["ai-edge-litert==2.3.*", "tf2onnx==1.17.*", "onnx>=1.17", "onnxruntime>=1.20", "matplotlib>=3.8"]
+# The documentation site (mkdocs.yml; `python -m mkdocs build --strict` runs in CI).
+DOCS = ["mkdocs==1.6.*", "mkdocs-material==9.*", "mkdocstrings==1.*", "mkdocstrings-python==2.*"]
 
 setup(
     name="keras_mobile",
@@ -29,10 +31,12 @@ setup(
         "export": TENSORFLOW + EXPORT,
         "train": TENSORFLOW + TRAIN + EXPORT,
         "compression": TENSORFLOW + TRAIN + EXPORT + COMPRESSION,
+        "docs": TENSORFLOW + TRAIN + DOCS,  # docs/hooks.py imports the registry and the harness's presets
         "dev": TENSORFLOW
         + EXPORT
         + TRAIN
         + COMPRESSION
+        + DOCS
         + [
             "keras==3.15.1",
             "jax==0.10.2",
