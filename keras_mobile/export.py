@@ -416,6 +416,9 @@ def main(argv=None):
         report = export_model(model, args.out, args.formats, representative_data=representative, int8_io=args.int8_io)
     except (ValueError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
+        if isinstance(error, ExportError) and not args.weights and (args.classes or 1000) >= 100:
+            print(f"hint: an untrained {args.classes or 1000}-class softmax is near-uniform, below one int8 step, so no "
+                  "int8 model keeps its arg-max: pass --classes 10 (or --weights FILE).", file=sys.stderr)
         return 1
     print(format_report(report))
     print(f"written to {os.path.abspath(args.out)} (report: {REPORT})")

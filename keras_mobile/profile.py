@@ -11,7 +11,7 @@ SeparableConv2D both parts, Dense ``in * out`` per position. Memory access cost
 ``Profile.uncounted``, never silently zero.
 
     python -m keras_mobile.profile mobilenetv2_100 [--width 0.5] [--resolution 160] [--format table|csv|json]
-    python -m keras_mobile.profile --all        # the zoo table in the README
+    python -m keras_mobile.profile --all        # the zoo table (docs/zoo.md is generated from the same registry)
 """
 
 import csv
@@ -310,7 +310,7 @@ def _millions(value):
 
 
 def zoo_markdown(pattern="*"):
-    """The zoo table (Markdown) that the README carries."""
+    """The zoo table (Markdown): every registered model built and counted beside its reference figures."""
     lines = [
         "| model | px | params | Mult-Adds | reference params | reference Mult-Adds | reference |",
         "|---|---|---|---|---|---|---|",

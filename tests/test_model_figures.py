@@ -1,5 +1,5 @@
 """Every registered variant: trainable parameters and Mult-Adds equal the reference implementation's figures
-recorded in the registry (one source: ``ModelInfo.reference``, which the README's zoo table is generated
+recorded in the registry (one source: ``ModelInfo.reference``, which docs/zoo.md's table is generated
 from), and its graph is stock layers with unique names.
 
 A Mult-Add is one multiply-accumulate of a convolution or dense layer, counted at the variant's default

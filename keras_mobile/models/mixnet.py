@@ -79,14 +79,17 @@ def MixNet(options, variant="s", width=None, dropout_rate=0.0):
 
 
 def MixNetS(**kwargs):
+    """MixNet-S (Fig. 8); see ``MixNet`` for the arguments."""
     return MixNet(variant="s", **kwargs)
 
 
 def MixNetM(**kwargs):
+    """MixNet-M (Fig. 8); see ``MixNet`` for the arguments."""
     return MixNet(variant="m", **kwargs)
 
 
 def MixNetL(**kwargs):
+    """MixNet-L (MixNet-M at width 1.3); see ``MixNet`` for the arguments."""
     return MixNet(variant="l", **kwargs)
 
 

@@ -28,8 +28,8 @@ ALPHAS = (0.25, 0.5, 0.75, 1.0)
 def MobileNet(options, alpha=1.0, depth_multiplier=1, dropout_rate=1e-3):
     """MobileNetV1. ``alpha`` scales every width; ``depth_multiplier`` the depthwise convs.
 
-    Paper variants: alpha 0.25 / 0.5 / 0.75 / 1.0 at 128-224 px; any resolution
-    >= 32 builds. Inputs follow the package convention (see ``keras_mobile.builder``).
+    Paper variants: alpha 0.25 / 0.5 / 0.75 / 1.0 at 128-224 px; any
+    resolution of at least 32 px builds. Inputs follow the package convention (see ``keras_mobile.builder``).
     """
     alpha = check_number("alpha", alpha, 0.0, 4.0, low_open=True)
     depth_multiplier = check_int("depth_multiplier", depth_multiplier, minimum=1)
