@@ -1,6 +1,6 @@
 """Training throughput: this harness vs plain ``model.fit`` on tf_keras.applications' MobileNetV2.
 
-    python -m train_tpu.benchmark [--resolution 96] [--batch_size 32] [--steps 20] [--rounds 3]
+    python -m benchmarks.training [--resolution 96]    # from the repository root [--batch_size 32] [--steps 20] [--rounds 3]
 
 Both train MobileNetV2 1.0 (ours: keras_mobile ``mobilenetv2_100``, the same graph and weights
 layout as keras.applications') on the same in-memory batches (real images of the default dataset,
@@ -14,14 +14,14 @@ import argparse
 import statistics
 import time
 
-import train_tpu  # noqa: F401  (selects tf_keras)
+import train_tpu  # noqa: F401  (selects tf_keras before anything else loads Keras)
 
 import numpy as np
 import tensorflow as tf
 
 import tfds_configs
-from train_tpu import keras
-from train_tpu import trainer as trainer_lib
+from train_tpu import driver
+from train_tpu.backend import keras
 
 
 def _batches(source, batch_size, resolution, count):
@@ -58,7 +58,7 @@ def main(argv=None):
         "train.ema_decay": 0.999 if args.ema else 0.0, "runtime.xla": args.xla,
         "model_dir": "/tmp/train_tpu_benchmark_unused",
     })
-    ours = trainer_lib.Trainer(config)
+    ours = driver.make_trainer(config)
     iterator = iter(ours.distribute(data.unbatch().batch(args.batch_size)))
 
     reference = keras.applications.MobileNetV2(input_shape=(args.resolution, args.resolution, 3), weights=None,

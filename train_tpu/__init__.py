@@ -16,37 +16,10 @@ keras_mobile was already imported on Keras 3 in this process, the import
 stops with a RuntimeError saying how to run it.
 """
 
-import os
-import sys
+from train_tpu.backend import keras  # noqa: F401  (first: selects tf_keras before anything loads Keras)
 
-KERAS3_MESSAGE = (
-    "train_tpu trains on tf_keras (TF_USE_LEGACY_KERAS=1), but keras_mobile was already imported on Keras 3 in "
-    "this process. Run the harness in its own process: `python -m train_tpu ...`, or start Python with "
-    "`TF_USE_LEGACY_KERAS=1 python ...` and import train_tpu before keras_mobile."
-)
-
-
-def _select_tf_keras():
-    # Keras 3 in the process is fine as long as keras_mobile builds with tf_keras; the models decide the line.
-    backend = sys.modules.get("keras_mobile.backend")
-    if backend is not None and not backend.IS_LEGACY_KERAS:
-        raise RuntimeError(KERAS3_MESSAGE)
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
-
-_select_tf_keras()
-
-import tf_keras as keras  # noqa: E402  (after the switch)
-
-from train_tpu.config import Config, resolve_config, write_config  # noqa: E402,F401
-from train_tpu.experiments import get_experiment, list_experiments  # noqa: E402,F401
-
-
-def run(config):
-    """Run ``config`` (train / eval / train_and_eval, then export); returns the summary dict."""
-    from train_tpu import trainer
-
-    return trainer.run(config)
-
+from train_tpu.config import Config, resolve_config, write_config  # noqa: F401
+from train_tpu.driver import run  # noqa: F401  (train / eval / train_and_eval, then export: the summary)
+from train_tpu.experiments import get_experiment, list_experiments  # noqa: F401
 
 __all__ = ["Config", "resolve_config", "write_config", "run", "list_experiments", "get_experiment", "keras"]

@@ -13,13 +13,19 @@ Resolution order: defaults -> --experiment preset -> --config_file -> the flags 
 
 import train_tpu  # noqa: F401  (selects tf_keras before anything else loads Keras)
 
+import sys
+
+import yaml
 from absl import app
 from absl import flags
+
+from train_tpu import config as config_lib
+from train_tpu import experiments
 
 # flag -> dotted config key (only flags given on the command line override the config)
 _FLAG_KEYS = {
     "model": "model.name",
-    "alpha": "model.alpha",
+    "width": "model.width",
     "resolution": "model.resolution",
     "dataset": "data.dataset",
     "data_dir": "data.data_dir",
@@ -53,8 +59,9 @@ flags.DEFINE_string("model_dir", None, "Checkpoints, TensorBoard, config.yaml, s
 flags.DEFINE_enum("mode", None, ["train", "eval", "train_and_eval"], "What to run (default: the config's).")
 flags.DEFINE_bool("list_experiments", False, "Print the presets and exit.")
 flags.DEFINE_string("model", None, "Registered model name (keras_mobile.list_models()).")
-flags.DEFINE_float("alpha", None, "Width multiplier override (alias: --width).")
-flags.DEFINE_alias("width", "alpha")
+flags.DEFINE_float("width", None, "Width multiplier of the model's family: alpha, width or scale, whichever its "
+                   "builder takes (alias: --alpha); families without one refuse it.")
+flags.DEFINE_alias("alpha", "width")
 flags.DEFINE_integer("resolution", None, "Input side in pixels.")
 flags.DEFINE_string("dataset", None, "Registered dataset (tfds_configs.list_datasets()).")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
@@ -84,8 +91,7 @@ FLAGS = flags.FLAGS
 
 
 def config_from_flags():
-    from train_tpu import config as config_lib
-
+    """The resolved config: --experiment, --config_file, the flags given on the command line, then --set."""
     overrides = [
         f"{key}={_yaml(FLAGS[name].value)}"
         for name, keys in _FLAG_KEYS.items() if FLAGS[name].present
@@ -97,8 +103,6 @@ def config_from_flags():
 
 
 def _yaml(value):
-    import yaml
-
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
@@ -106,12 +110,14 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if FLAGS.list_experiments:
-        from train_tpu import experiments
-
         for name in experiments.list_experiments():
             print(f"{name}: {experiments.get_experiment(name).description}")
         return
-    train_tpu.run(config_from_flags())
+    try:
+        config = config_from_flags()
+    except ValueError as error:  # a bad flag, --set or config file value: the message names the key
+        sys.exit(f"train_tpu: {error}")
+    train_tpu.run(config)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Preemption-safe checkpoints in ``model_dir`` and atomic JSON writes.
+"""Preemption-safe checkpoints in ``model_dir``.
 
 ``tf.train.CheckpointManager`` writes are atomic: ``Checkpoint.write`` saves
 the shards to temporary ``*_temp/part-*`` files and merges/renames them
@@ -13,12 +13,9 @@ sharded, and saving is a collective), but only the chief writes into
 right away (the pattern of the TF multi-worker guide).
 """
 
-import json
 import os
 
 import tensorflow as tf
-
-from train_tpu.config import atomic_write
 
 CHECKPOINT_SUBDIR = "checkpoints"
 
@@ -55,15 +52,3 @@ class CheckpointSaver:
             return None
         return path
 
-
-def write_json(path, data):
-    """Write ``data`` as JSON to ``path`` atomically (temp file + rename)."""
-    return atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

@@ -1,7 +1,10 @@
-"""Named experiment presets: the papers' ImageNet recipes, and the laptop default.
+"""Named experiment presets (data only): the papers' ImageNet recipes, and the laptop default.
 
 A preset is a nested dict of config values applied on top of the schema
-defaults (`config.py`); a YAML file and ``--set`` overrides go on top of it.
+defaults by ``config.resolve_config``; a YAML file and ``--set`` overrides go
+on top of it. This module imports nothing from the harness: ``config.py``
+reads it, never the other way round (``config.recipe_table`` renders these
+presets as a markdown table).
 Each ImageNet preset says where every number comes from. Where a paper leaves
 a value out, the preset says so and names what it uses instead.
 
@@ -9,6 +12,8 @@ a value out, the preset says so and names what it uses instead.
 """
 
 import dataclasses
+
+from keras_mobile.validation import fail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,26 +189,8 @@ def list_experiments():
 
 
 def get_experiment(name):
+    """The preset ``name``; ValueError naming ``experiment`` and the presets otherwise."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"config key 'experiment' is {name!r}; accepted values: {list_experiments()}.")
+        fail("experiment", name, list_experiments())
     return EXPERIMENTS[name]
 
-
-def recipe_table():
-    """A markdown table of the ImageNet presets and their sources."""
-    from train_tpu import config as config_lib
-
-    rows = ["| experiment | model | optimizer | lr (batch) | schedule | wd | ls | dropout | EMA | epochs / steps |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
-    for name in list_experiments():
-        c = config_lib.resolve_config(name)
-        o, s, t = c.optimizer, c.schedule, c.train
-        sched = s.name if s.name != "exponential" else f"x{s.decay_rate} / {s.decay_epochs} ep"
-        if s.warmup_epochs:
-            sched = f"warmup {s.warmup_epochs:g} ep + {sched}"
-        lr = o.lr * (t.batch_size / o.reference_batch_size if o.reference_batch_size else 1)
-        length = f"{t.train_steps} steps" if t.train_steps else f"{t.epochs:g} ep"
-        rows.append(f"| {name} | {c.model.name} | {o.name} | {lr:g} ({t.batch_size}) | {sched} | "
-                    f"{o.weight_decay:g} {o.weight_decay_mode} | {t.label_smoothing:g} | {c.model.dropout_rate} | "
-                    f"{t.ema_decay:g} | {length} |")
-    return "\n".join(rows)

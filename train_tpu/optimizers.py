@@ -12,7 +12,8 @@ import math
 
 import tensorflow as tf
 
-from train_tpu import keras
+from keras_mobile.validation import fail
+from train_tpu.backend import keras
 
 
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -111,7 +112,7 @@ def create_optimizer(config, schedule):
         # Decoupled decay on kernels only (not BN gamma/beta, biases), as for the l2 mode.
         optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
         return optimizer
-    raise ValueError(f"config key 'optimizer.name' is {o.name!r}; accepted values: ['sgd', 'rmsprop', 'adamw'].")
+    fail("optimizer.name", o.name, ["sgd", "rmsprop", "adamw"])
 
 
 def l2_variables(model, decay_depthwise=True):

@@ -1,4 +1,6 @@
-"""Compression phases after float training: ``prune``, then ``qat``, each fine-tuned from the one before.
+"""The training phases: ``float``, then the enabled compression phases ``prune`` and ``qat``, each
+fine-tuned from the one before. A phase says what it builds and from which weights; the trainer
+trains whatever it is handed.
 
     python -m train_tpu --prune --qat                   # float -> 50% pruned -> pruning-preserving QAT -> int8 TFLite
     python -m train_tpu --qat --distill_from_float      # float -> QAT with the float model as teacher
@@ -11,7 +13,7 @@ final weights of the phase before it (the float phase's EMA weights when EMA
 is on), rebuilt from that phase's latest checkpoint: a killed run resumes in
 the phase it was in, and finished phases are not trained again.
 
-What a phase changes in the config (``phase_config``):
+What a compression phase changes in the config (``phase_config``):
 
 * ``train.epochs`` = the phase's epochs; peak lr = the phase's lr, cosine decay
   to 0 without warmup; no EMA (it would average pruned weights back to
@@ -25,24 +27,35 @@ What a phase changes in the config (``phase_config``):
   exports ``tflite_int8`` converted from the QAT model (ranges from its
   fake-quant nodes), checked against the QAT Keras model.
 
-The model a phase trains is the classifier's logits; the model it
+The model a compression phase trains is the classifier's logits; the model it
 checkpoints and exports is the same graph with its softmax ``predictions``
 layer (the two share every weight).
 """
 
-import dataclasses
 import os
 
+import tensorflow as tf
+
+from keras_mobile import compression
 from train_tpu import config as config_lib
+from train_tpu import models as models_lib
+from train_tpu.checkpoints import CHECKPOINT_SUBDIR
 
 PHASES = ("float", "prune", "qat")
-# Default peak lr of a phase: the float run's optimizer.lr divided by this.
+# Default peak lr of a compression phase: the float run's optimizer.lr divided by this.
 DEFAULT_LR_DIVISOR = {"prune": 5.0, "qat": 10.0}
 
 
 def enabled_phases(config):
     """``["float", ...]``: the float phase, then every enabled compression phase in order."""
     return ["float"] + [name for name in PHASES[1:] if getattr(config, name).enabled]
+
+
+def create_phase(root, name):
+    """Phase ``name`` of the run configured by ``root`` (the float config)."""
+    if name not in _PHASE_TYPES:
+        raise ValueError(f"phase={name!r} is not supported; accepted values: {list(PHASES)}.")
+    return _PHASE_TYPES[name](root)
 
 
 def phase_dir(model_dir, name):
@@ -68,82 +81,7 @@ def phase_config(config, name):
     return config_lib.from_dict(tree)
 
 
-@dataclasses.dataclass
-class PhaseModels:
-    train_model: object  # logits
-    full_model: object  # the same graph with its softmax head: checkpointed and exported
-    teacher: object = None
-    pruning_steps: tuple = ()  # PruneLowMagnitude step variables, set to the global step before each step
-
-
-class CompressionPhase:
-    """Builds, restores and exports the models of one compression phase of ``root`` (the float config)."""
-
-    def __init__(self, root, name):
-        if name not in PHASES[1:]:
-            raise ValueError(f"phase={name!r} is not supported; accepted values: {list(PHASES[1:])}.")
-        self.root = root
-        self.name = name
-        self.section = getattr(root, name)
-        self.config = phase_config(root, name)
-        order = enabled_phases(root)
-        self.previous = order[order.index(name) - 1]
-
-    # ----------------------------------------------------------------- wrappers
-    def wrap(self, plain, total_steps=1000, steps_per_epoch=100):
-        """TF-MOT wrappers on a plain (softmax-head) model: pruning or QAT."""
-        from keras_mobile import compression
-
-        if self.name == "prune":
-            p = self.section
-            kwargs = {"m_by_n": config_lib.parse_m_by_n(p.m_by_n)} if p.m_by_n else {"target_sparsity": p.target_sparsity}
-            end_step, frequency = pruning_steps(p, total_steps, steps_per_epoch)
-            return compression.prune_model(
-                plain, schedule=p.schedule, begin_step=0, end_step=end_step, frequency=frequency,
-                skip_layers=tuple(p.skip_layers), **kwargs,
-            )
-        scheme = "prune_preserve" if (self.previous == "prune" and self.section.preserve_sparsity) else "default_8bit"
-        return compression.quantize_model(plain, scheme=scheme)
-
-    def finalize(self, wrapped):
-        """The exported model of a trained wrapped model: stripped for prune, the QAT model itself for qat."""
-        from keras_mobile import compression
-
-        return compression.strip_pruning(wrapped) if self.name == "prune" else wrapped
-
-    # ----------------------------------------------------------------- building
-    def build(self, trainer):
-        """The phase's models, in the trainer's strategy scope, starting from the previous phase's weights."""
-        plain = final_plain_model(self.root, self.previous, trainer.num_classes, trainer.resolution)
-        full = self.wrap(plain, trainer.total_steps, trainer.steps_per_epoch)
-        teacher = None
-        if self.section.distill_from_float:
-            from train_tpu import trainer as trainer_lib
-
-            teacher = final_plain_model(self.root, "float", trainer.num_classes, trainer.resolution,
-                                        classifier_activation=None)
-            teacher = trainer_lib.keras.Model(teacher.inputs, teacher.outputs, name="teacher")
-            teacher.trainable = False
-        return PhaseModels(
-            train_model=logits_model(full),
-            full_model=full,
-            teacher=teacher,
-            pruning_steps=tuple(layer.pruning_step for layer in full.layers if type(layer).__name__ == "PruneLowMagnitude"),
-        )
-
-    def export_model(self, trainer):
-        """A copy of the trained full model outside the strategy, finalized (stripped / QAT)."""
-        from train_tpu import trainer as trainer_lib
-
-        copy = self.wrap(trainer_lib.build_model(self.config, trainer.num_classes, trainer.resolution,
-                                                 classifier_activation="softmax", sync_batch_norm=False,
-                                                 name=self.root.model.name),
-                         trainer.total_steps, trainer.steps_per_epoch)
-        copy.set_weights(trainer.checkpoint_model.get_weights())
-        return self.finalize(copy)
-
-
-def pruning_steps(prune, total_steps, steps_per_epoch):
+def pruning_schedule(prune, total_steps, steps_per_epoch):
     """``(end_step, frequency)``: the target is reached at ``ramp_fraction`` of the phase, on a mask update.
 
     The mask is updated every ``frequency`` steps (``prune.frequency_steps``,
@@ -155,48 +93,174 @@ def pruning_steps(prune, total_steps, steps_per_epoch):
     return (ramp // frequency) * frequency, frequency
 
 
-def logits_model(full):
-    """The sub-model of ``full`` that ends before its ``predictions`` (softmax) layer; shares every weight."""
-    from train_tpu import trainer as trainer_lib
-
-    layer, node_index, _ = full.outputs[0]._keras_history
-    if not layer.name.endswith("predictions"):
-        raise ValueError(f"model '{full.name}' does not end in a 'predictions' layer (got {layer.name!r}).")
-    # The layer's node in *this* graph: wrappers reuse unwrapped layers, which then have several nodes.
-    logits = layer.inbound_nodes[node_index].input_tensors
-    return trainer_lib.keras.Model(full.inputs, logits, name=f"{full.name}_logits")
-
-
 def final_plain_model(root, name, num_classes, resolution, classifier_activation="softmax"):
-    """Phase ``name``'s final weights in a plain (unwrapped) model, restored from its latest checkpoint.
+    """Phase ``name``'s final weights in a plain (unwrapped) model; see ``Phase.final_model``."""
+    return create_phase(root, name).final_model(num_classes, resolution, classifier_activation)
 
-    float: the EMA weights when EMA is on, else the raw ones. prune: the
-    stripped model (masks applied). Raises ValueError when the phase has no
-    checkpoint yet.
-    """
-    import tensorflow as tf
 
-    from train_tpu import checkpoints as ckpt_lib
-    from train_tpu import trainer as trainer_lib
+class Phase:
+    """One phase of the run configured by ``root``: its config and directory, what it builds, its final weights."""
 
-    directory = os.path.join(phase_dir(root.model_dir, name), ckpt_lib.CHECKPOINT_SUBDIR)
-    path = tf.train.latest_checkpoint(directory)
-    if not path:
-        raise ValueError(f"phase {name!r} has no checkpoint in {directory}; it must finish before the next phase.")
-    if name == "float":
-        plain = trainer_lib.build_model(root, num_classes, resolution, classifier_activation=None)
-        key = "ema_model" if root.train.ema_decay else "model"
+    name = None
+
+    def __init__(self, root):
+        self.root = root
+        self.config = phase_config(root, self.name)
+        self.previous = None  # the phase whose final weights this one starts from
+
+    @property
+    def model_dir(self):
+        return self.config.model_dir
+
+    def build(self, num_classes, resolution, total_steps, steps_per_epoch):
+        """The phase's ``models.TrainingModels`` (call inside the strategy's scope)."""
+        raise NotImplementedError
+
+    def final_model(self, num_classes, resolution, classifier_activation="softmax"):
+        """The phase's final weights in a plain (unwrapped) model, restored from its latest checkpoint.
+
+        Raises ValueError when the phase has no checkpoint yet.
+        """
+        raise NotImplementedError
+
+    def _latest_checkpoint(self):
+        directory = os.path.join(self.model_dir, CHECKPOINT_SUBDIR)
+        path = tf.train.latest_checkpoint(directory)
+        if not path:
+            raise ValueError(
+                f"phase {self.name!r} has no checkpoint in {directory}; it must finish before the next phase.")
+        return path
+
+    def _configured_teacher(self, num_classes, resolution):
+        distill = self.config.distill
+        if not distill.teacher:
+            return None
+        return models_lib.load_teacher(distill, num_classes, resolution, self.config.data.normalization == "raw")
+
+
+class FloatPhase(Phase):
+    """The usual training of the configured model, with an EMA copy when ``train.ema_decay`` > 0."""
+
+    name = "float"
+
+    def build(self, num_classes, resolution, total_steps, steps_per_epoch):
+        config = self.config
+        model = models_lib.build_model(config, num_classes, resolution)
+        ema = None
+        if config.train.ema_decay:
+            ema = models_lib.build_model(config, num_classes, resolution, name="ema")
+            ema.set_weights(model.get_weights())
+
+        def export_model():  # the EMA (or raw) weights
+            return models_lib.float32_copy(config, ema if ema is not None else model, num_classes, resolution)
+
+        return models_lib.TrainingModels(
+            train_model=model, checkpoint_model=model, export_model=export_model, ema_model=ema,
+            teacher=self._configured_teacher(num_classes, resolution),
+        )
+
+    def final_model(self, num_classes, resolution, classifier_activation="softmax"):
+        """The EMA weights when EMA is on, else the raw ones."""
+        path = self._latest_checkpoint()
+        plain = models_lib.build_model(self.config, num_classes, resolution, classifier_activation=None)
+        key = "ema_model" if self.config.train.ema_decay else "model"
         tf.train.Checkpoint(**{key: plain}).restore(path).expect_partial().assert_existing_objects_matched()
         if classifier_activation is None:
             return plain
-        model = trainer_lib.build_model(root, num_classes, resolution, classifier_activation=classifier_activation)
+        model = models_lib.build_model(self.config, num_classes, resolution,
+                                       classifier_activation=classifier_activation)
         model.set_weights(plain.get_weights())
         return model
-    phase = CompressionPhase(root, name)
-    base = trainer_lib.build_model(phase.config, num_classes, resolution, classifier_activation="softmax")
-    wrapped = phase.wrap(base)
-    tf.train.Checkpoint(model=wrapped).restore(path).expect_partial().assert_existing_objects_matched()
-    plain = phase.finalize(wrapped)
-    if classifier_activation is None:
-        return logits_model(plain)
-    return plain
+
+
+class CompressionPhase(Phase):
+    """A TF-MOT phase: the previous phase's final model, wrapped (``wrap``), fine-tuned, then ``finalize``d."""
+
+    reports_sparsity = False
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.section = getattr(root, self.name)
+        order = enabled_phases(root)
+        if self.name not in order:
+            raise ValueError(f"phase {self.name!r} is not enabled ({self.name}.enabled is false).")
+        self.previous = order[order.index(self.name) - 1]
+
+    def wrap(self, plain, total_steps=1000, steps_per_epoch=100):
+        """TF-MOT wrappers on a plain (softmax-head) model."""
+        raise NotImplementedError
+
+    def finalize(self, wrapped):
+        """The exported model of a trained wrapped model."""
+        raise NotImplementedError
+
+    def build(self, num_classes, resolution, total_steps, steps_per_epoch):
+        start = create_phase(self.root, self.previous).final_model(num_classes, resolution)
+        full = self.wrap(start, total_steps, steps_per_epoch)
+        if self.section.distill_from_float:
+            teacher = models_lib.frozen(
+                create_phase(self.root, "float").final_model(num_classes, resolution, classifier_activation=None))
+        else:
+            teacher = self._configured_teacher(num_classes, resolution)
+
+        def export_model():  # a copy outside the strategy, finalized
+            plain = models_lib.build_model(self.config, num_classes, resolution, classifier_activation="softmax",
+                                           sync_batch_norm=False, name=self.root.model.name)
+            copy = self.wrap(plain, total_steps, steps_per_epoch)
+            copy.set_weights(full.get_weights())
+            return self.finalize(copy)
+
+        return models_lib.TrainingModels(
+            train_model=models_lib.logits_model(full), checkpoint_model=full, export_model=export_model,
+            teacher=teacher,
+            pruning_steps=tuple(layer.pruning_step for layer in full.layers
+                                if type(layer).__name__ == "PruneLowMagnitude"),
+            wrapped=True, reports_sparsity=self.reports_sparsity,
+        )
+
+    def final_model(self, num_classes, resolution, classifier_activation="softmax"):
+        """The finalized model: stripped for prune (masks applied), the QAT model for qat."""
+        path = self._latest_checkpoint()
+        base = models_lib.build_model(self.config, num_classes, resolution, classifier_activation="softmax")
+        wrapped = self.wrap(base)
+        tf.train.Checkpoint(model=wrapped).restore(path).expect_partial().assert_existing_objects_matched()
+        plain = self.finalize(wrapped)
+        if classifier_activation is None:
+            return models_lib.logits_model(plain)
+        return plain
+
+
+class PrunePhase(CompressionPhase):
+    """Magnitude pruning (``prune.target_sparsity``, or ``prune.m_by_n`` structured); exports the stripped model."""
+
+    name = "prune"
+    reports_sparsity = True
+
+    def wrap(self, plain, total_steps=1000, steps_per_epoch=100):
+        p = self.section
+        pair = p.m_by_n_pair
+        sparsity = {"m_by_n": pair} if pair else {"target_sparsity": p.target_sparsity}
+        end_step, frequency = pruning_schedule(p, total_steps, steps_per_epoch)
+        return compression.prune_model(
+            plain, schedule=p.schedule, begin_step=0, end_step=end_step, frequency=frequency,
+            skip_layers=tuple(p.skip_layers), **sparsity,
+        )
+
+    def finalize(self, wrapped):
+        return compression.strip_pruning(wrapped)
+
+
+class QatPhase(CompressionPhase):
+    """Quantization-aware training (pruning-preserving after a prune phase); exports int8 TFLite."""
+
+    name = "qat"
+
+    def wrap(self, plain, total_steps=1000, steps_per_epoch=100):
+        preserve = self.previous == "prune" and self.section.preserve_sparsity
+        return compression.quantize_model(plain, scheme="prune_preserve" if preserve else "default_8bit")
+
+    def finalize(self, wrapped):
+        return wrapped  # the QAT model itself: the int8 converter reads its fake-quant ranges
+
+
+_PHASE_TYPES = {"float": FloatPhase, "prune": PrunePhase, "qat": QatPhase}

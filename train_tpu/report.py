@@ -1,4 +1,9 @@
-"""The end-of-run summary (metrics, params, Mult-Adds, wall time, artifacts) and the export step."""
+"""The run's summary: one dict per phase (metrics, params, Mult-Adds, wall time, artifacts), its text and table.
+
+``build_summary`` starts a phase's dict after training and evaluation; the
+export step (``export_step.py``) adds its ``export`` entry; ``driver.py`` writes
+it to ``<model_dir>/summary.json`` and prints ``format_summary``.
+"""
 
 import os
 import platform
@@ -6,16 +11,15 @@ import platform
 import tensorflow as tf
 
 import keras_mobile
-from keras_mobile.compression import gzip_size
-from keras_mobile.export import REPORT as EXPORT_REPORT
-from keras_mobile.export import export as export_model  # the function (keras_mobile.export is also re-exported as a function)
 
 
-def build_summary(trainer, result, wall_start):
+def build_summary(trainer, phase_name, result):
+    """The summary dict of phase ``phase_name`` trained / evaluated by ``trainer``; ``result`` holds the figures
+    (``config``: the written config path, ``train``, ``eval``, ``eval_raw_weights``)."""
     config = trainer.config
     model = trainer.model
     summary = {
-        "phase": trainer.phase.name if trainer.phase is not None else "float",
+        "phase": phase_name,
         "experiment": config.experiment,
         "model": config.model.name,
         "dataset": config.data.dataset,
@@ -45,90 +49,14 @@ def build_summary(trainer, result, wall_start):
     if "eval_raw_weights" in result:
         summary["metrics"].update({f"eval_raw_{k}": v for k, v in result["eval_raw_weights"].items()
                                    if k != "examples"})
-    if trainer.phase is not None:  # TF-MOT wrappers add masks / quantizer variables: the float phase has the counts
+    if trainer.models.wrapped:  # TF-MOT wrappers add masks / quantizer variables: the float phase has the counts
         summary["params"] = summary["trainable_params"] = None
         return summary
     try:
-        summary["mult_adds"] = int(keras_mobile.profile(model).mult_adds)
+        summary["mult_adds"] = int(keras_mobile.profile_model(model).mult_adds)
     except Exception as error:  # noqa: BLE001  (the profile is informative; never fail a run on it)
         summary["mult_adds_error"] = f"{type(error).__name__}: {error}"
     return summary
-
-
-def export(trainer, summary):
-    """Export the EMA (or raw) weights with keras_mobile.export; the parity report goes into the summary."""
-    config = trainer.config
-    directory = os.path.join(config.model_dir, "export")
-    images = None
-    from train_tpu.trainer import representative_images
-
-    images = representative_images(trainer, config.export.calibration_images)
-    model = trainer.export_model()
-    if trainer.phase is not None:
-        _phase_facts(trainer, model, summary)
-    try:
-        report = export_model(
-            model, directory, formats=config.export.formats, resolution=trainer.resolution,
-            representative_data=images, sample_inputs=images[:16],
-        )
-    except Exception as error:  # noqa: BLE001  (recorded in the summary, then raised by the caller)
-        summary["export"] = {"error": f"{type(error).__name__}: {error}", "directory": directory}
-        return summary
-    summary["export"] = {
-        "directory": directory,
-        "weights": "ema" if trainer.ema_model is not None else "raw",
-        "formats": {
-            name: {k: entry[k] for k in ("path", "bytes", "max_abs_diff", "top1_agreement") if k in entry}
-            for name, entry in report["formats"].items()
-        },
-        "report": os.path.join(directory, EXPORT_REPORT),
-    }
-    for name, entry in report["formats"].items():
-        path = os.path.join(directory, entry["path"])
-        summary["artifacts"][name] = path
-        if name.startswith("tflite"):
-            with tf.io.gfile.GFile(path, "rb") as f:
-                content = f.read()
-            summary["export"]["formats"][name]["gzip_bytes"] = gzip_size(content)
-            if config.export.eval_tflite:
-                summary["export"]["formats"][name]["eval_top1"] = tflite_top1(trainer, content)
-    return summary
-
-
-def _phase_facts(trainer, model, summary):
-    """The prune phase's per-layer sparsity of the exported (stripped) model, also written to sparsity.json."""
-    from keras_mobile import compression
-    from train_tpu import checkpoints as ckpt_lib
-
-    if trainer.phase.name == "prune":
-        report = compression.sparsity_report(model)
-        path = os.path.join(trainer.config.model_dir, "sparsity.json")
-        ckpt_lib.write_json(path, report)
-        summary["sparsity"] = {
-            "total": compression.total_sparsity(report),
-            "min_layer": min(row["sparsity"] for row in report),
-            "layers": len(report),
-            "report": path,
-        }
-        summary["artifacts"]["sparsity"] = path
-
-
-def tflite_top1(trainer, content):
-    """Top-1 of a TFLite model (LiteRT, batch 1) over the whole eval split."""
-    import numpy as np
-
-    import tfds_configs
-    from keras_mobile import tflite
-
-    runner = tflite.Runner(content)
-    ds = tfds_configs.eval_input(trainer.source, global_batch_size=256, image_size=trainer.resolution,
-                                 normalization=trainer.config.data.normalization)
-    correct = count = 0
-    for images, labels in ds:
-        predictions = runner(images.numpy()).argmax(-1)
-        correct += int(np.sum(predictions == labels.numpy().reshape(-1)))
-        count += len(predictions)
-    return correct / max(1, count)
 
 
 def format_summary(summary):

@@ -10,7 +10,7 @@ import os
 
 import tensorflow as tf
 
-from train_tpu import keras
+from train_tpu.backend import keras
 
 
 class StrategyError(RuntimeError):

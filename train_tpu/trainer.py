@@ -1,9 +1,12 @@
-"""The training loop: tf.distribute custom loop with EMA, distillation, NaN guard, resume.
+"""The training loop: a tf.distribute custom loop with EMA, distillation, NaN guard and resume.
 
-One `Trainer` holds the strategy, the model (built in ``strategy.scope()``),
-its EMA copy, the optimizer, an optional frozen teacher and the checkpoint.
-A training "execution" is one `tf.function` call that runs up to
-``steps_per_execution`` steps in a ``tf.range`` loop of ``strategy.run``.
+A `Trainer` trains the models it is handed: it holds the strategy, the input
+pipeline, the optimizer and the checkpoint, and calls ``build_models`` (a
+phase's ``build``, see ``phases.py``) inside ``strategy.scope()`` for the
+model it trains, the one it checkpoints, an EMA copy, a frozen teacher and
+pruning step variables (``models.TrainingModels``). A training "execution" is
+one `tf.function` call that runs up to ``steps_per_execution`` steps in a
+``tf.range`` loop of ``strategy.run``.
 
 Loss scaling under distribution: each replica computes
 ``sum(per-example loss) / global_batch`` (+ regulariser / num_replicas), so the
@@ -19,105 +22,30 @@ killed-and-resumed run ends with the same weights as an uninterrupted one
 checkpoints do not hold, so resumed dropout masks differ).
 """
 
-import contextlib
 import math
 import os
 import time
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
 
 import tfds_configs
-import keras_mobile
-from keras_mobile.registry import list_models
+from keras_mobile.validation import fail
 from train_tpu import checkpoints as ckpt_lib
-from train_tpu import config as config_lib
-from train_tpu import keras
+from train_tpu.backend import keras
 from train_tpu import optimizers as opt_lib
 from train_tpu import strategy as strategy_lib
 
 
 def scalar(name, value):
     """A TensorBoard scalar via core ``tf.summary.write`` (no tensorboard package needed to write it)."""
-    from tensorflow.core.framework import summary_pb2
-
     metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
     tf.summary.write(name, tf.constant(value, tf.float32), metadata=metadata.SerializeToString())
 
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN / Inf loss or weights; the last good checkpoint is kept."""
-
-
-# --------------------------------------------------------------------------- models
-def build_model(config, num_classes, resolution, *, classifier_activation=None, sync_batch_norm=None, name=None):
-    """The configured keras_mobile model (logits by default)."""
-    m = config.model
-    kwargs = {
-        "input_shape": (resolution, resolution, 3),
-        "classes": num_classes,
-        "classifier_activation": classifier_activation,
-        "include_preprocessing": config.data.normalization == "raw",
-    }
-    if m.dropout_rate is not None:
-        kwargs["dropout_rate"] = m.dropout_rate
-    if m.alpha is not None:
-        kwargs["alpha"] = m.alpha
-    if m.weights:
-        kwargs["weights"] = m.weights
-    if name:
-        kwargs["name"] = name
-    try:
-        model = keras_mobile.create_model(m.name, **kwargs)
-    except TypeError as error:
-        if m.alpha is not None and "alpha" in str(error):
-            raise ValueError(
-                f"config key 'model.alpha' is not accepted by model {m.name!r} (its builder has no alpha argument); "
-                "pick a registered width instead (train_tpu lists them with keras_mobile.list_models())."
-            ) from None
-        raise
-    synchronized = m.sync_batch_norm if sync_batch_norm is None else sync_batch_norm
-    if synchronized or m.bn_momentum is not None:
-        model = _rewrite_batch_norm(model, synchronized, m.bn_momentum)
-    return model
-
-
-def _rewrite_batch_norm(model, synchronized, momentum):
-    """The same functional model and weights with BatchNormalization(synchronized=..., momentum=...)."""
-    model_config = model.get_config()
-    for layer in model_config["layers"]:
-        if layer["class_name"] == "BatchNormalization":
-            if synchronized:
-                layer["config"]["synchronized"] = True
-            if momentum is not None:
-                layer["config"]["momentum"] = momentum
-    clone = keras.Model.from_config(model_config)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def load_teacher(distill, num_classes, resolution, include_preprocessing):
-    """The frozen teacher: a registered model with a weights file, or a saved model path (logits out)."""
-    name = distill.teacher
-    if name in list_models():
-        if not distill.teacher_weights:
-            raise ValueError(
-                f"config key 'distill.teacher_weights' is empty; a registered teacher ({name!r}) needs a weights "
-                "file (an untrained teacher teaches nothing)."
-            )
-        teacher = keras_mobile.create_model(
-            name, input_shape=(resolution, resolution, 3), classes=num_classes, classifier_activation=None,
-            include_preprocessing=include_preprocessing, weights=distill.teacher_weights, name="teacher",
-        )
-    elif tf.io.gfile.exists(name):
-        teacher = keras.models.load_model(name, compile=False)
-    else:
-        raise ValueError(
-            f"config key 'distill.teacher' is {name!r}: neither a registered model name nor an existing "
-            ".keras / .h5 / SavedModel path."
-        )
-    teacher.trainable = False
-    return teacher
 
 
 def distillation_loss(student_logits, teacher_logits, temperature):
@@ -131,12 +59,13 @@ def distillation_loss(student_logits, teacher_logits, temperature):
 
 # --------------------------------------------------------------------------- trainer
 class Trainer:
-    """Trains ``config`` (the float phase), or the compression phase ``phase`` (a ``phases.CompressionPhase``)."""
+    """Trains the models ``build_models`` returns, as ``config`` says (optimizer, schedule, data, steps).
 
-    def __init__(self, config, strategy=None, source=None, phase=None):
-        self.phase = phase
-        if phase is not None:
-            config = phase.config
+    build_models: ``(num_classes, resolution, total_steps, steps_per_epoch) -> models.TrainingModels``,
+      called once in the strategy's scope after the precision policy is set (a phase's ``build``).
+    """
+
+    def __init__(self, config, build_models, strategy=None, source=None):
         self.config = config
         self.strategy = strategy or strategy_lib.create_strategy(config.runtime)
         self.is_chief, task_type, task_id = strategy_lib.task_info(self.strategy)
@@ -149,10 +78,7 @@ class Trainer:
         self.global_batch = config.train.batch_size
         replicas = self.strategy.num_replicas_in_sync
         if self.global_batch % replicas:
-            raise ValueError(
-                f"config key 'train.batch_size' is {self.global_batch}; it must be divisible by the "
-                f"{replicas} replicas in sync."
-            )
+            fail("train.batch_size", self.global_batch, f"a multiple of the {replicas} replicas in sync")
         self.num_train_examples = self.source.num_examples(dataset.train_split)
         self.steps_per_epoch = max(self.num_train_examples // self.global_batch, 1)
         t = config.train
@@ -162,22 +88,13 @@ class Trainer:
         keras.utils.set_random_seed(t.seed)
 
         with self.strategy.scope():
-            self.ema_model = None
-            self.teacher = None
-            self.pruning_steps = ()
-            if phase is None:
-                self.model = build_model(config, self.num_classes, self.resolution)
-                self.checkpoint_model = self.model
-            else:
-                models = phase.build(self)
-                self.model, self.checkpoint_model = models.train_model, models.full_model
-                self.teacher, self.pruning_steps = models.teacher, models.pruning_steps
-            if t.ema_decay:
-                self.ema_model = build_model(config, self.num_classes, self.resolution, name="ema")
-                self.ema_model.set_weights(self.model.get_weights())
-            if config.distill.teacher:
-                self.teacher = load_teacher(config.distill, self.num_classes, self.resolution,
-                                            config.data.normalization == "raw")
+            self.models = build_models(num_classes=self.num_classes, resolution=self.resolution,
+                                       total_steps=self.total_steps, steps_per_epoch=self.steps_per_epoch)
+            self.model = self.models.train_model
+            self.checkpoint_model = self.models.checkpoint_model
+            self.ema_model = self.models.ema_model
+            self.teacher = self.models.teacher
+            self.pruning_steps = tuple(self.models.pruning_steps)
             self.schedule = opt_lib.create_schedule(config, self.steps_per_epoch, self.total_steps)
             self.optimizer = opt_lib.create_optimizer(config, self.schedule)
             self.base_optimizer = self.optimizer
@@ -199,7 +116,7 @@ class Trainer:
         )
         self._train_fn = None
         self._eval_fns = {}
-        self.history = []
+        self._writers = {}
 
     # ----------------------------------------------------------------- data
     def train_dataset(self, epoch, skip_steps=0):
@@ -445,127 +362,9 @@ class Trainer:
                     scalar(name, value)
         return metrics
 
-    def export_model(self):
-        """A float32 copy of the EMA (or raw) weights with a softmax head, outside the strategy.
-
-        In a compression phase: the stripped pruned model, or the QAT model.
-        """
-        if self.phase is not None:
-            return self.phase.export_model(self)
-        source = self.ema_model if self.ema_model is not None else self.model
-        policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
-            model = build_model(self.config, self.num_classes, self.resolution, classifier_activation="softmax",
-                                sync_batch_norm=False, name=self.config.model.name)
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
-        model.set_weights(source.get_weights())
-        return model
-
     def _writer(self, name):
         if not self.is_chief:
             return tf.summary.create_noop_writer()
-        if not hasattr(self, "_writers"):
-            self._writers = {}
         if name not in self._writers:
             self._writers[name] = tf.summary.create_file_writer(os.path.join(self.config.model_dir, name))
         return self._writers[name]
-
-
-# --------------------------------------------------------------------------- run
-def representative_images(trainer, count):
-    ds = tfds_configs.eval_input(trainer.source, global_batch_size=count, image_size=trainer.resolution,
-                                 normalization=trainer.config.data.normalization)
-    images, _ = next(iter(ds))
-    return images.numpy().astype("float32")
-
-
-def run(config, strategy=None, log=print):
-    """Train / evaluate / export as ``config.mode`` says, phase by phase; returns the summary.
-
-    The float phase runs in ``model_dir``; each enabled compression phase
-    (``prune``, ``qat``; see ``phases.py``) then runs in ``model_dir/<phase>``
-    from the weights of the phase before it. Every phase writes its own
-    config.yaml and summary.json; the top-level summary.json (the float
-    phase's) also holds the compression phases' summaries under ``phases``.
-    """
-    with _op_determinism(config.train.deterministic):
-        return _run_phases(config, strategy, log)
-
-
-@contextlib.contextmanager
-def _op_determinism(enabled):
-    """TensorFlow's process-wide op determinism on for the run when ``enabled``, restored afterwards.
-
-    A notebook (or a test) that calls ``run`` keeps its own setting for whatever it runs next.
-    """
-    from tensorflow.python.framework import config as tf_config  # is_/disable_op_determinism: not in tf.config
-
-    before = tf_config.is_op_determinism_enabled()
-    if enabled and not before:
-        tf.config.experimental.enable_op_determinism()
-    try:
-        yield
-    finally:
-        if enabled and not before:
-            tf_config.disable_op_determinism()
-
-
-def _run_phases(config, strategy, log):
-    from train_tpu import phases as phases_lib
-    from train_tpu import summary as summary_lib
-
-    wall_start = time.perf_counter()
-    strategy = strategy or strategy_lib.create_strategy(config.runtime)
-    source = tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir)
-    summary = None
-    for name in phases_lib.enabled_phases(config):
-        phase = None if name == "float" else phases_lib.CompressionPhase(config, name)
-        if phase is not None:
-            log(f"\n--- phase {name!r}: fine-tuning from phase {phase.previous!r} in {phase.config.model_dir}")
-        result = run_phase(phase.config if phase else config, strategy, source, phase, log)
-        if summary is None:
-            summary = result
-        else:
-            summary.setdefault("phases", {})[name] = result
-        summary["wall_seconds"] = time.perf_counter() - wall_start
-        if result.pop("_is_chief"):
-            ckpt_lib.write_json(summary["artifacts"]["summary"], summary)
-        error = result.get("export", {}).get("error")
-        if error:
-            raise RuntimeError(f"export failed in phase {name!r}: {error}")
-    if len(summary.get("phases", {})):
-        log(summary_lib.format_phases(summary))
-    return summary
-
-
-def run_phase(config, strategy, source, phase=None, log=print):
-    """One phase: train and/or evaluate, export, write config.yaml and summary.json in its model_dir."""
-    from train_tpu import summary as summary_lib
-
-    wall_start = time.perf_counter()
-    trainer = Trainer(config, strategy=strategy, source=source, phase=phase)
-    config_path = None
-    if trainer.is_chief:
-        config_path = config_lib.write_config(config)
-    result = {"config": config_path}
-    if config.mode in ("train", "train_and_eval"):
-        result["train"] = trainer.train(log=log)
-    else:
-        if not trainer.restore():
-            raise ValueError(f"mode='eval' needs a checkpoint in {trainer.saver.directory}; none was found.")
-    if config.mode in ("eval", "train_and_eval"):
-        result["eval"] = trainer.evaluate(use_ema=True)
-        if trainer.ema_model is not None:
-            result["eval_raw_weights"] = trainer.evaluate(use_ema=False)
-    summary = summary_lib.build_summary(trainer, result, wall_start)
-    if trainer.is_chief and config.export.enabled and config.mode != "eval":
-        summary_lib.export(trainer, summary)
-    summary["wall_seconds"] = time.perf_counter() - wall_start
-    if trainer.is_chief:
-        summary["artifacts"]["summary"] = os.path.join(config.model_dir, "summary.json")
-        ckpt_lib.write_json(summary["artifacts"]["summary"], summary)
-        log(summary_lib.format_summary(summary))
-    summary["_is_chief"] = trainer.is_chief
-    return summary

@@ -29,7 +29,7 @@ def one_step(out, cases):
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
     import train_tpu
-    from train_tpu import trainer as trainer_lib
+    from train_tpu import driver
 
     results = {}
     for case, overrides in cases.items():
@@ -56,7 +56,7 @@ def one_step(out, cases):
             ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
         ):
             config = train_tpu.resolve_config("default", overrides={**overrides, "model_dir": f"{out}.{case}.{name}"})
-            trainer = trainer_lib.Trainer(config, strategy=strategy)
+            trainer = driver.make_trainer(config, strategy=strategy)
             if initial is None:
                 initial = trainer.model.get_weights()
             trainer.model.set_weights(initial)
@@ -72,10 +72,10 @@ def one_step(out, cases):
 
 def multi_worker(out, overrides):
     import train_tpu
-    from train_tpu import trainer as trainer_lib
+    from train_tpu import driver
 
     config = train_tpu.resolve_config("default", overrides=overrides)
-    trainer = trainer_lib.Trainer(config)
+    trainer = driver.make_trainer(config)
     figures = trainer.train(log=lambda *a: None)
     weights = trainer.model.get_weights()
     np.savez(out, replicas=trainer.strategy.num_replicas_in_sync, final_step=figures["final_step"],
@@ -90,11 +90,10 @@ def phases_mirrored(out, overrides):
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
     import train_tpu
-    from train_tpu import trainer as trainer_lib
 
     config = train_tpu.resolve_config("default", overrides=overrides)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    summary = trainer_lib.run(config, strategy=strategy, log=lambda *a: None)
+    summary = train_tpu.run(config, strategy=strategy, log=lambda *a: None)
     with open(f"{config.model_dir}/prune/checkpoints/checkpoint") as f:
         assert "ckpt" in f.read()
     import keras_mobile.compression as compression

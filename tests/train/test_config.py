@@ -1,11 +1,16 @@
-"""Config: resolution order defaults -> preset -> file -> overrides, validation errors, flags, written config."""
+"""Config: resolution order defaults -> preset -> file -> overrides, validation errors, flags, written config,
+the width multiplier through the registry."""
 
 import pytest
 import yaml
 
 import train_tpu
+from keras_mobile.registry import model_info
+from keras_mobile.validation import field_rule
+from train_tpu import __main__ as main
 from train_tpu import config as config_lib
 from train_tpu import experiments
+from train_tpu import models as models_lib
 from train_helpers import config_from_argv
 
 pytestmark = pytest.mark.tf_keras_line  # train_tpu runs on tf_keras
@@ -35,17 +40,21 @@ def test_defaults_then_preset_then_file_then_overrides(tmp_path):
     [
         ("optimizer.lrr=0.1", "unknown config key 'optimizer.lrr'"),
         ("optimiser.lr=0.1", "unknown config key 'optimiser'"),
-        ("optimizer.name=adam", "'optimizer.name' is 'adam'; accepted values: ['sgd', 'rmsprop', 'adamw']"),
-        ("optimizer.lr=fast", "config key 'optimizer.lr' must be a number"),
-        ("optimizer.lr=-1", "config key 'optimizer.lr' is -1.0; accepted values: (0, inf)"),
-        ("train.batch_size=12.5", "config key 'train.batch_size' must be an integer"),
-        ("train.ema_decay=1.0", "config key 'train.ema_decay' is 1.0"),
-        ("train.deterministic=1", "config key 'train.deterministic' must be true or false"),
-        ("mode=fit", "config key 'mode' is 'fit'; accepted values: ['train', 'eval', 'train_and_eval']"),
-        ("runtime.strategy=gpu", "'runtime.strategy' is 'gpu'; accepted values"),
-        ("model.name=resnet50", "config key 'model.name' is 'resnet50'; accepted values"),
-        ("data.dataset=mnist", "config key 'data.dataset' is 'mnist'; accepted values"),
-        ("export.formats=[savedmodel,coreml]", "config key 'export.formats' has ['coreml']"),
+        ("optimizer.name=adam", "optimizer.name='adam' is not supported; accepted values: ['sgd', 'rmsprop', 'adamw']."),
+        ("optimizer.lr=fast", "optimizer.lr='fast' is not supported; accepted values: a number."),
+        ("optimizer.lr=-1", "optimizer.lr=-1.0 is not supported; accepted values: a number > 0."),
+        ("optimizer.lr=0.0", "optimizer.lr=0.0 is not supported; accepted values: a number > 0."),
+        ("train.batch_size=12.5", "train.batch_size=12.5 is not supported; accepted values: an integer."),
+        ("train.batch_size=0", "train.batch_size=0 is not supported; accepted values: an integer >= 1."),
+        ("train.batch_size=null", "train.batch_size=None is not supported; accepted values: an integer."),
+        ("train.ema_decay=1.0", "train.ema_decay=1.0 is not supported; accepted values: a number in [0, 1)."),
+        ("train.deterministic=1", "train.deterministic=1 is not supported; accepted values: True or False."),
+        ("mode=fit", "mode='fit' is not supported; accepted values: ['train', 'eval', 'train_and_eval']."),
+        ("runtime.strategy=gpu", "runtime.strategy='gpu' is not supported; accepted values: ['auto', 'tpu',"),
+        ("model.name=resnet50", "model.name='resnet50' is not supported; accepted values: ["),
+        ("data.dataset=mnist", "data.dataset='mnist' is not supported; accepted values: ["),
+        ("export.formats=[savedmodel,coreml]", "export.formats=['savedmodel', 'coreml'] is not supported; accepted "
+                                               "values: a list of items from ['savedmodel',"),
         ("optimizer=0.1", "config key 'optimizer' (from overrides) is a section"),
         ("lr", "must look like 'section.key=value'"),
     ],
@@ -61,7 +70,7 @@ def test_unknown_key_in_file_and_unknown_experiment(tmp_path):
     path.write_text("train:\n  epoch: 3\n")
     with pytest.raises(ValueError, match=r"unknown config key 'train.epoch' \(from config file"):
         train_tpu.resolve_config(config_file=str(path))
-    with pytest.raises(ValueError, match=r"'experiment' is 'imagenet'; accepted values: \["):
+    with pytest.raises(ValueError, match=r"experiment='imagenet' is not supported; accepted values: \["):
         train_tpu.resolve_config("imagenet")
     with pytest.raises(ValueError, match="does not exist"):
         train_tpu.resolve_config(config_file=str(tmp_path / "missing.yaml"))
@@ -85,7 +94,7 @@ def test_every_preset_resolves_and_cites_sources():
         assert name in experiments.EXPERIMENTS
     mixnet = train_tpu.resolve_config("mixnet_s_imagenet")
     assert mixnet.optimizer.lr * mixnet.train.batch_size / mixnet.optimizer.reference_batch_size == 0.256
-    assert "| mixnet_s_imagenet | mixnet_s | rmsprop | 0.256 (4096)" in experiments.recipe_table()
+    assert "| mixnet_s_imagenet | mixnet_s | rmsprop | 0.256 (4096)" in config_lib.recipe_table()
 
 
 def test_flags_map_to_overrides(tmp_path):
@@ -95,9 +104,81 @@ def test_flags_map_to_overrides(tmp_path):
             "--width=0.75", "--set", "optimizer.lr=0.01", "--set", "export.formats=savedmodel",
             f"--model_dir={tmp_path}", "--mode=eval", "--tpu=local"]
     config = config_from_argv(argv)
-    assert config.train.batch_size == 64 and config.model.alpha == 0.75 and config.optimizer.lr == 0.01
+    assert config.train.batch_size == 64 and config.model.width == 0.75 and config.optimizer.lr == 0.01
     assert config.export.formats == ("savedmodel",) and config.mode == "eval" and config.runtime.tpu == "local"
     assert config.model.name == "mobilenetv3_small_100" and config.model_dir == str(tmp_path)
+
+
+# Every key that carried a range or a choice when they lived in tables keyed by dotted strings (_RANGES,
+# _CHOICES): each must still carry a rule in its field's metadata (a renamed field keeps its check).
+RULED_KEYS = """
+    mode model.width model.resolution model.dropout_rate model.bn_momentum data.normalization
+    data.randaugment_num_ops data.randaugment_factor data.mixup_alpha data.cutmix_alpha data.shuffle_buffer_size
+    data.eval_batch_size optimizer.name optimizer.lr optimizer.reference_batch_size optimizer.momentum
+    optimizer.rho optimizer.epsilon optimizer.beta_1 optimizer.beta_2 optimizer.weight_decay
+    optimizer.weight_decay_mode optimizer.clipnorm schedule.name schedule.warmup_epochs schedule.decay_rate
+    schedule.decay_epochs schedule.min_lr_ratio train.batch_size train.epochs train.train_steps
+    train.label_smoothing train.ema_decay train.steps_per_execution train.checkpoint_every_steps
+    train.keep_checkpoints train.log_every_steps train.eval_every_epochs train.seed distill.temperature
+    distill.loss_weight runtime.strategy runtime.mixed_precision runtime.num_gpus export.formats
+    export.calibration_images prune.target_sparsity prune.schedule prune.epochs prune.lr prune.ramp_fraction
+    prune.frequency_steps qat.epochs qat.lr
+""".split()
+
+
+def test_ranges_and_choices_live_in_field_metadata():
+    fields = config_lib.fields_by_key()
+    unruled = [key for key in RULED_KEYS if key not in fields or field_rule(fields[key]) is None]
+    assert not unruled, unruled
+    # A representative few, checked by the rule beside the field (the message names the dotted key).
+    for override, message in [
+        ("model.resolution=16", "model.resolution=16 is not supported; accepted values: an integer >= 32."),
+        ("data.cutmix_alpha=1.5", "data.cutmix_alpha=1.5 is not supported; accepted values: a number in [0, 1]."),
+        ("schedule.decay_rate=0", "schedule.decay_rate=0.0 is not supported; accepted values: a number in (0, 1]."),
+        ("prune.ramp_fraction=0", "prune.ramp_fraction=0.0 is not supported; accepted values: a number in (0, 1]."),
+        ("runtime.mixed_precision=int8", "runtime.mixed_precision='int8' is not supported; accepted values: ["),
+        ("train.seed=-1", "train.seed=-1 is not supported; accepted values: an integer >= 0."),
+    ]:
+        with pytest.raises(ValueError) as error:
+            train_tpu.resolve_config("default", overrides=[override])
+        assert message in str(error.value), (override, str(error.value))
+
+
+def _trainable_params(model):
+    return sum(int(w.shape.num_elements()) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("argv, name, width, reference", [
+    # ReXNet calls it width, MobileNetV2 alpha, ShuffleNetV2 scale: the registry says which.
+    (["--model=rexnet_100", "--width=1.3"], "rexnet_100", 1.3, "rexnet_130"),
+    (["--model=mobilenetv2_035", "--alpha=0.5"], "mobilenetv2_035", 0.5, "mobilenetv2_050"),
+    (["--model=shufflenet_v2_x0_5", "--width=1.0"], "shufflenet_v2_x0_5", 1.0, "shufflenet_v2_x1_0"),
+])
+def test_width_flag_reaches_every_family_width_argument(tmp_path, argv, name, width, reference):
+    # No BatchNorm rewrite (the default preset's bn_momentum): one build per case.
+    config = config_from_argv(["train_tpu", *argv, f"--model_dir={tmp_path}", "--set", "model.bn_momentum=null"])
+    assert config.model.name == name and config.model.width == width
+    # 1000 classes: the registry's reference counts are ImageNet heads. The count does not depend on the input
+    # size, so the smallest one builds.
+    model = models_lib.build_model(config, num_classes=1000, resolution=model_info(name).min_resolution)
+    assert _trainable_params(model) == model_info(reference).reference[0]
+
+
+def test_width_for_a_family_without_one_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError) as error:
+        config_from_argv(["train_tpu", "--model=xception", "--width=0.5", f"--model_dir={tmp_path}"])
+    message = str(error.value)
+    assert message.startswith("model.width=0.5 is not supported") and "accepted values: None" in message
+    assert "xception family has no width multiplier" in message and "['xception']" in message
+    # python -m train_tpu: the message, no traceback (exit status 1).
+    main.FLAGS.unparse_flags()
+    main.FLAGS(["train_tpu", "--model=xception", "--alpha=0.5", f"--model_dir={tmp_path}"])
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main.main(["train_tpu"])
+    finally:
+        main.FLAGS.unparse_flags()
+    assert exit_.value.code == f"train_tpu: {message}"
 
 
 def test_requested_tpu_that_is_missing_is_an_error():

@@ -9,8 +9,8 @@ import pytest
 import train_tpu
 from helpers import python_env, run_python
 from train_helpers import WORKER, config_from_argv, tiny_overrides
+from train_tpu import driver
 from train_tpu import phases as phases_lib
-from train_tpu import trainer as trainer_lib
 
 pytestmark = pytest.mark.tf_keras_line  # the harness and TF-MOT run on tf_keras
 
@@ -102,9 +102,10 @@ def test_phase_config_fine_tunes_in_float32_without_ema(tmp_path):
         assert c.train.ema_decay == 0.0 and c.runtime.mixed_precision == "float32" and not c.runtime.xla
         assert c.schedule.name == "cosine" and c.schedule.warmup_epochs == 0.0 and c.train.train_steps is None
     assert prune.train.epochs == config.prune.epochs and qat.export.formats == ("tflite_int8",)
-    assert phases_lib.CompressionPhase(config, "qat").previous == "prune"
+    assert phases_lib.create_phase(config, "qat").previous == "prune"
     only_qat = train_tpu.resolve_config("default", overrides={"qat.enabled": True}, model_dir=str(tmp_path))
-    assert phases_lib.CompressionPhase(only_qat, "qat").previous == "float"
+    assert phases_lib.create_phase(only_qat, "qat").previous == "float"
+    assert phases_lib.create_phase(only_qat, "float").previous is None
 
 
 @pytest.mark.parametrize("ramp, total, per_epoch, frequency, expected", [
@@ -115,16 +116,19 @@ def test_phase_config_fine_tunes_in_float32_without_ema(tmp_path):
 def test_pruning_steps_end_on_a_mask_update(ramp, total, per_epoch, frequency, expected):
     prune = train_tpu.Config().prune
     prune.ramp_fraction, prune.frequency_steps = ramp, frequency
-    end_step, freq = phases_lib.pruning_steps(prune, total, per_epoch)
+    end_step, freq = phases_lib.pruning_schedule(prune, total, per_epoch)
     assert (end_step, freq) == expected and end_step % freq == 0
 
 
 @pytest.mark.parametrize("override, message", [
-    ("prune.m_by_n='4:2'", "config key 'prune.m_by_n' is '4:2'; accepted values: '' (off) or 'm:n' with 1 <= m < n"),
-    ("prune.m_by_n=2:4", "YAML reads an unquoted 2:4 as a base-60 number"),
-    ("prune.target_sparsity=1.0", "config key 'prune.target_sparsity' is 1.0; accepted values: (0, 1)"),
-    ("prune.schedule=cubic", "config key 'prune.schedule' is 'cubic'; accepted values: ['polynomial_decay', 'constant']"),
-    ("qat.epochs=0", "config key 'qat.epochs' is 0.0; accepted values: (0, inf)"),
+    ("prune.m_by_n='4:2'", "prune.m_by_n='4:2' is not supported; accepted values: 'm:n' or a pair of ints (m, n) "
+                           "with 1 <= m < n"),
+    ("prune.m_by_n=2:4", "prune.m_by_n=124 is not supported; accepted values: a string such as '2:4' (YAML reads "
+                         "an unquoted 2:4 as a base-60 number"),
+    ("prune.target_sparsity=1.0", "prune.target_sparsity=1.0 is not supported; accepted values: a number in (0, 1)."),
+    ("prune.schedule=cubic", "prune.schedule='cubic' is not supported; accepted values: ['polynomial_decay', "
+                             "'constant']."),
+    ("qat.epochs=0", "qat.epochs=0.0 is not supported; accepted values: a number > 0."),
 ])
 def test_phase_config_errors_name_the_key(override, message):
     with pytest.raises(ValueError) as error:
@@ -137,6 +141,7 @@ def test_phase_flags(tmp_path):
             "--distill_from_float", f"--model_dir={tmp_path}"]
     config = config_from_argv(argv)
     assert config.prune.enabled and config.prune.m_by_n == "2:4" and config.prune.epochs == 2.0
+    assert config.prune.m_by_n_pair == (2, 4)  # parsed in one place, for the phase
     assert config.qat.enabled and config.qat.lr == 0.001
     assert config.prune.distill_from_float and config.qat.distill_from_float
 
@@ -144,7 +149,7 @@ def test_phase_flags(tmp_path):
 def test_next_phase_needs_the_previous_checkpoint(tmp_path, default_data_dir):
     config = train_tpu.resolve_config("default", overrides=_phase_overrides(default_data_dir), model_dir=str(tmp_path))
     with pytest.raises(ValueError, match=r"phase 'float' has no checkpoint in .*; it must finish before the next"):
-        trainer_lib.Trainer(config, phase=phases_lib.CompressionPhase(config, "prune"))
+        driver.make_trainer(config, "prune")
 
 
 @pytest.mark.slow

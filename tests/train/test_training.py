@@ -1,4 +1,5 @@
-"""In-process harness checks (default strategy): NaN guard, EMA + export, input-pipeline state, summary."""
+"""In-process harness checks (default strategy): NaN guard, EMA + export, input-pipeline state, summary, a failed
+export raised as it came."""
 
 import json
 import os
@@ -7,7 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_mobile
 import train_tpu
+from keras_mobile.export import ExportError
+from train_tpu import driver
 from train_tpu import trainer as trainer_lib
 
 from train_helpers import tiny_overrides
@@ -17,7 +21,7 @@ pytestmark = pytest.mark.tf_keras_line  # the harness runs on tf_keras
 
 def _trainer(default_data_dir, model_dir, **extra):
     config = train_tpu.resolve_config("default", overrides=tiny_overrides(default_data_dir, model_dir=str(model_dir), **extra))
-    return trainer_lib.Trainer(config)
+    return driver.make_trainer(config)
 
 
 @pytest.mark.slow
@@ -61,7 +65,7 @@ def test_ema_weights_differ_from_raw_and_are_exported(tmp_path, default_data_dir
         default_data_dir, model_dir=str(tmp_path), **{"train.train_steps": 6, "train.ema_decay": 0.9,
                                               "export.enabled": True, "export.formats": ["savedmodel"],
                                               "export.calibration_images": 16}))
-    summary = trainer_lib.run(config, log=lambda *a: None)
+    summary = train_tpu.run(config, log=lambda *a: None)
     assert summary["export"]["weights"] == "ema"
     with open(tmp_path / "summary.json") as f:
         written = json.load(f)
@@ -74,7 +78,7 @@ def test_ema_weights_differ_from_raw_and_are_exported(tmp_path, default_data_dir
     assert not leftovers, leftovers
 
     # Rebuild from the checkpoint: the EMA weights differ from the raw ones, and the export holds the EMA ones.
-    restored = trainer_lib.Trainer(config)
+    restored = driver.make_trainer(config)
     assert restored.restore() == 6
     raw, ema = restored.model.get_weights(), restored.ema_model.get_weights()
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(raw, ema)) > 1e-4
@@ -92,3 +96,22 @@ def test_ema_weights_differ_from_raw_and_are_exported(tmp_path, default_data_dir
     hits = [np.argmax(restored.ema_model(x, training=False), -1) == y.numpy().reshape(-1)
             for x, y in tfds_configs.eval_input(source, global_batch_size=100, image_size=32, normalization="raw")]
     assert written["metrics"]["eval_top1"] == pytest.approx(float(np.mean(np.concatenate(hits))), abs=1e-6)
+
+
+def test_failed_export_is_recorded_then_raised_as_it_came(tmp_path, default_data_dir, monkeypatch):
+    failure = ExportError("tflite_int8: top-1 agreement with the Keras model is 0.100 (required >= 0.9)")
+
+    def export_model(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(keras_mobile, "export_model", export_model)
+    config = train_tpu.resolve_config("default", overrides=tiny_overrides(
+        default_data_dir, model_dir=str(tmp_path), **{"train.train_steps": 1, "export.enabled": True,
+                                                      "export.calibration_images": 4}), mode="train")
+    with pytest.raises(ExportError) as error:
+        train_tpu.run(config, log=lambda *a: None)
+    assert error.value is failure  # the original error and its traceback, not a RuntimeError built from a string
+    assert error.traceback[-1].name == "export_model"
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["export"]["error"] == f"ExportError: {failure}"
+    assert written["train"]["final_step"] == 1
