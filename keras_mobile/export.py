@@ -109,14 +109,6 @@ class FormatReport:
     tflite: dict = None  # ops, max_rank, input/output dtypes (TFLite formats only)
 
 
-def _flat_layers(model):
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
-            yield from _flat_layers(layer)
-        else:
-            yield layer
-
-
 # --------------------------------------------------------------------------- builders / checkers
 def _build_savedmodel(model, shape, path):
     import tensorflow as tf

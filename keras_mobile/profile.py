@@ -181,10 +181,11 @@ def _split_separable(row):
     yield "pointwise conv", row.mult_adds - dw_macs, params - dw_params
 
 
-def _flat_layers(model):
+def flat_layers(model):
+    """Every layer of ``model``, nested models opened up, in order."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _flat_layers(layer)
+            yield from flat_layers(layer)
         else:
             yield layer
 
@@ -192,7 +193,7 @@ def _flat_layers(model):
 def profile_model(model):
     """Profile a built functional ``model`` (fixed input resolution) -> ``Profile``."""
     rows, uncounted = [], []
-    for layer in _flat_layers(model):
+    for layer in flat_layers(model):
         kind = type(layer).__name__
         try:
             in_shapes, out_shapes = _shapes(layer.input), _shapes(layer.output)

@@ -10,6 +10,8 @@ import fnmatch
 import functools
 from typing import Callable, Dict, Optional, Tuple
 
+from keras_mobile import validation
+
 _REGISTRY = {}
 
 
@@ -77,8 +79,8 @@ def width_override(model_name, width, arg="width"):
     info = model_info(model_name)
     if info.width_arg is None:
         variants = list_models(f"{info.family}*")
-        raise ValueError(f"{arg}={width!r} is not supported for model {model_name!r}: the {info.family} family has no "
-                         f"width multiplier; accepted values: None (pick a registered variant instead: {variants}).")
+        validation.fail(arg, width, f"None for model {model_name!r} (the {info.family} family has no width multiplier; "
+                                    f"pick a registered variant instead: {variants})")
     return {info.width_arg: width}
 
 

@@ -9,6 +9,8 @@ data when none is given.
 
 import numpy as np
 
+from keras_mobile.profile import flat_layers
+
 
 def sample_images(shape, count=16, seed=0):
     """Varied RGB images in [0, 255] (the package input convention), ``(count, h, w, c)`` float32.
@@ -47,7 +49,7 @@ def calibrate_batchnorm(model, images, gamma=None):
       varied between images yet stable, like a trained network's. Use it only
       for demonstrations and tests on random weights.
     """
-    bn_layers = [layer for layer in _flat_layers(model) if type(layer).__name__ == "BatchNormalization"]
+    bn_layers = [layer for layer in flat_layers(model) if type(layer).__name__ == "BatchNormalization"]
     if gamma is not None:
         for layer in bn_layers:
             if layer.gamma is not None:
@@ -61,11 +63,3 @@ def calibrate_batchnorm(model, images, gamma=None):
         for layer, momentum in zip(bn_layers, momenta):
             layer.momentum = momentum
     return model
-
-
-def _flat_layers(model):
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
-            yield from _flat_layers(layer)
-        else:
-            yield layer

@@ -79,10 +79,10 @@ def test_pruning_preserving_qat_keeps_sparsity_in_int8_tflite():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"target_sparsity": 1.0}, r"target_sparsity=1.0 is not supported; accepted values: a number in \(0, 1\)"),
+        ({"target_sparsity": 1.0}, r"target_sparsity=1.0 is not supported; accepted values: a number in \(0.0, 1.0\)"),
         ({"target_sparsity": 0.0}, r"target_sparsity=0.0 is not supported"),
         ({"target_sparsity": True}, r"target_sparsity=True is not supported"),
-        ({"m_by_n": (4, 2)}, r"m_by_n=\(4, 2\) is not supported; accepted values: None or a pair of ints"),
+        ({"m_by_n": (4, 2)}, r"m_by_n=\(4, 2\) is not supported; accepted values: .m:n. or a pair of ints \(m, n\) with 1 <= m < n"),
         ({"m_by_n": 2}, r"m_by_n=2 is not supported"),
         ({}, r"pass exactly one of target_sparsity .* and m_by_n"),
         ({"target_sparsity": 0.5, "m_by_n": (2, 4)}, r"pass exactly one of"),
