@@ -13,16 +13,17 @@ their body with ``build_stages``, which reads the block type of each
 ``BlockRules``.
 
 Input convention (every family): images are RGB, channels-last, with values in
-[0, 255]. With ``include_preprocessing=True`` (the default) the model rescales
-them to [-1, 1] itself; with ``include_preprocessing=False`` callers feed
-[-1, 1] (what keras.applications' MobileNets and Xception expect).
+[0, 255]. With ``include_preprocessing=True`` (the default) the model maps them
+itself to what its reference implementation was trained on (``NORMALIZATIONS``:
+[-1, 1] for the TF-born families, ImageNet mean / std for the PyTorch-born
+ones), so weights converted from the reference run unchanged; with
+``include_preprocessing=False`` callers feed that normalized input.
 """
 
 import dataclasses
 import functools
 import inspect
 import numbers
-import os
 from typing import Callable, Optional
 
 from keras_mobile.backend import keras, layers
@@ -30,18 +31,34 @@ from keras_mobile.blocks.conv import TF_STYLE, ConvStyle
 from keras_mobile.blocks.linear_bottleneck import linear_bottleneck
 from keras_mobile.blocks.mobile import depthwise_separable, inverted_residual
 from keras_mobile.blocks.sandglass import sandglass, sandglass_layout
+from keras_mobile.pretrained import load_weights
 from keras_mobile.validation import check_bool, check_choice, check_int
 
 POOLINGS = (None, "avg", "max")
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+# name -> (scale, offset) of the input ``Rescaling`` from [0, 255] RGB, or None for none.
+NORMALIZATIONS = {
+    # [-1, 1]: keras.applications / TF-slim (MobileNets, Xception)
+    "inception": (1.0 / 127.5, -1.0),
+    # (x / 255 - mean) / std per channel: timm / torchvision (ReXNet, MixNet, ShuffleNetV2, SqueezeNet, MobileNeXt)
+    "imagenet": ([1.0 / (255.0 * s) for s in _IMAGENET_STD], [-m / s for m, s in zip(_IMAGENET_MEAN, _IMAGENET_STD)]),
+    # the pixels as they are (megvii's ShuffleNetV1 trains on raw [0, 255])
+    "raw": None,
+}
 
 
 # --------------------------------------------------------------------------- inputs
-def model_inputs(input_shape=None, input_tensor=None, min_size=32, include_preprocessing=True):
+def model_inputs(input_shape=None, input_tensor=None, min_size=32, include_preprocessing=True,
+                 normalization="inception"):
     """Validate ``input_shape``/``input_tensor`` and return ``(model_input, x)``.
 
     ``input_shape`` is ``(height, width, channels)``; height/width may be None
-    (any resolution) or an int >= ``min_size``.
+    (any resolution) or an int >= ``min_size``. With ``include_preprocessing``,
+    ``x`` is the input mapped by ``NORMALIZATIONS[normalization]`` (a
+    ``preprocess`` Rescaling layer).
     """
+    check_choice("normalization", normalization, tuple(NORMALIZATIONS))
     if keras.backend.image_data_format() != "channels_last":
         raise ValueError(
             "keras_mobile builds channels-last models only; image_data_format is "
@@ -69,8 +86,9 @@ def model_inputs(input_shape=None, input_tensor=None, min_size=32, include_prepr
         raise ValueError(f"input_shape={tuple(input_shape)} is not supported; accepted values: {accepted}.")
     model_input = input_tensor if input_tensor is not None else layers.Input(shape=tuple(input_shape), name="image")
     x = model_input
-    if include_preprocessing:
-        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(x)
+    if include_preprocessing and NORMALIZATIONS[normalization] is not None:
+        scale, offset = NORMALIZATIONS[normalization]
+        x = layers.Rescaling(scale, offset=offset, name="preprocess")(x)
     return model_input, x
 
 
@@ -225,12 +243,16 @@ class ModelOptions:
         a model for any resolution >= the family's minimum.
     include_top: end in the classifier (``classes`` outputs); False ends at the
         last feature map, or a pooled vector with ``pooling``.
-    weights: None (random initialisation) or the path of a weights file.
+    weights: None (random initialisation), ``"imagenet"`` (the keras.applications files:
+        MobileNetV1/V2/V3 and Xception; downloaded once into Keras' cache) or the path
+        of a weights file (``model.save_weights``, ``keras_mobile.convert``, or a
+        keras.applications ``.h5``).
     input_tensor: a symbolic Keras tensor to build on instead of a new Input.
     pooling: with ``include_top=False``: None, "avg" or "max".
     classes: classifier outputs (``include_top=True``).
     classifier_activation: applied as the ``predictions`` layer; None returns logits.
-    include_preprocessing: the model rescales [0, 255] inputs to [-1, 1] itself.
+    include_preprocessing: the model maps [0, 255] RGB inputs itself to what its
+        reference was trained on (``NORMALIZATIONS``; the family's normalization).
     features_only: return a dict of the last feature map at each stride
         (``stride_2`` ... ``stride_32``); the classifier arguments are ignored.
     name: the model's name (default: the family's name for the variant).
@@ -247,14 +269,22 @@ class ModelOptions:
     features_only: bool = False
     name: Optional[str] = None
 
-    def inputs(self, min_size=32):
-        """``(model_input, x)``: the validated input and the (rescaled) tensor the body starts from."""
-        check_bool("include_preprocessing", self.include_preprocessing)
-        return model_inputs(self.input_shape, self.input_tensor, min_size, self.include_preprocessing)
+    def inputs(self, min_size=32, normalization="inception"):
+        """``(model_input, x)``: the validated input and the (normalized) tensor the body starts from.
 
-    def finish(self, model_input, x, features, top, default_name):
+        normalization: the family's input normalization, a key of ``NORMALIZATIONS``.
+        """
+        check_bool("include_preprocessing", self.include_preprocessing)
+        return model_inputs(self.input_shape, self.input_tensor, min_size, self.include_preprocessing, normalization)
+
+    def finish(self, model_input, x, features, top, default_name, imagenet=None):
         """The model: classifier (``top(x, classes)`` -> logits, then ``predictions``), pooled
-        features or feature maps; then its weights."""
+        features or feature maps; then its weights.
+
+        imagenet: for ``weights="imagenet"``, the keras.applications file this
+        variant loads (``pretrained.imagenet.ImagenetFile``); None when the
+        family has no published ImageNet file.
+        """
         check_bool("include_top", self.include_top)
         check_bool("features_only", self.features_only)
         if self.features_only:
@@ -282,7 +312,8 @@ class ModelOptions:
                 outputs = layers.GlobalMaxPooling2D(name="max_pool")(x)
         model = keras.Model(model_input, outputs, name=self.name or default_name)
         if self.weights is not None:
-            load_weights(model, self.weights)
+            load_weights(model, self.weights, imagenet=imagenet, include_top=self.include_top and not self.features_only,
+                         classes=self.classes)
         return model
 
 
@@ -317,67 +348,3 @@ def model_builder(function):
                        "input_tensor, pooling, classes, classifier_activation, include_preprocessing, features_only, "
                        "name).")
     return builder
-
-# --------------------------------------------------------------------------- weights
-def load_weights(model, path):
-    """Load a local weights file after checking every layer's shapes against it.
-
-    Accepts the files ``model.save_weights`` writes on either Keras line
-    (``.weights.h5``; legacy ``.h5``). A mismatch names the first layer whose
-    shapes differ (typically ``logits`` when ``classes`` differs).
-    """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(
-            f"weights={path!r} is not supported; accepted values: None or the path of a local weights file "
-            "(.weights.h5 or .h5); pretrained weights are not downloaded."
-        )
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"weights={path!r}: no such file (accepted values: None or the path of a local weights file).")
-    for layer_name, expected, found in _compare_weight_shapes(model, path):
-        raise ValueError(
-            f"weights={path!r} does not fit model '{model.name}': layer '{layer_name}' has weight shapes "
-            f"{expected} in the model but {found} in the file (check classes, include_top, alpha and the variant)."
-        )
-    model.load_weights(path)
-
-
-def _compare_weight_shapes(model, path):
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        if "layer_names" in f.attrs:  # legacy HDF5 layout: groups named after layers
-            saved = {}
-            for name in f.attrs["layer_names"]:
-                name = name.decode() if isinstance(name, bytes) else name
-                group = f[name]
-                weight_names = [w.decode() if isinstance(w, bytes) else w for w in group.attrs["weight_names"]]
-                saved[name] = [tuple(group[w].shape) for w in weight_names]
-            for layer in model.layers:
-                expected = [tuple(w.shape) for w in layer.weights]
-                found = saved.get(layer.name, [] if not expected else None)
-                if found != expected:
-                    yield layer.name, expected, found
-            return
-        # Keras 3 layout: layers/<snake_case class name>[_<n>]/vars/<i>, in layer order.
-        counts = {}
-        for layer in model.layers:
-            key = _snake_case(type(layer).__name__)
-            n = counts.get(key, 0)
-            counts[key] = n + 1
-            key = key if n == 0 else f"{key}_{n}"
-            expected = [tuple(w.shape) for w in layer.weights]
-            group = f.get(f"layers/{key}/vars")
-            found = [tuple(group[str(i)].shape) for i in range(len(group))] if group is not None else None
-            if found is None and not expected:
-                continue
-            if found != expected:
-                yield layer.name, expected, found
-
-
-def _snake_case(name):
-    import re
-
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()

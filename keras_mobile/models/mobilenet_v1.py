@@ -8,6 +8,7 @@ with Keras defaults, ReLU6, and a 1x1-conv classifier with bias.
 from keras_mobile.backend import layers
 from keras_mobile.blocks import ConvStyle, conv_bn_act
 from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder
+from keras_mobile.pretrained.imagenet import ImagenetFile
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
 from keras_mobile.validation import check_int, check_number
@@ -49,7 +50,8 @@ def MobileNet(options, alpha=1.0, depth_multiplier=1, dropout_rate=1e-3):
         x = layers.Conv2D(classes, 1, name="logits_conv")(x)
         return layers.Reshape((classes,), name="logits")(x)
 
-    return options.finish(model_input, x, features, top, f"mobilenetv1_{alpha:.2f}")
+    imagenet = ImagenetFile("mobilenet", alpha=alpha, depth_multiplier=depth_multiplier)
+    return options.finish(model_input, x, features, top, f"mobilenetv1_{alpha:.2f}", imagenet=imagenet)
 
 
 MobileNetV1 = MobileNet

@@ -10,6 +10,7 @@ BN epsilon 1e-3 / momentum 0.999, ReLU6, global pool + dense classifier.
 from keras_mobile.blocks import TF_STYLE, conv_bn_act
 from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder, pooled_dense_top
 from keras_mobile.channels import make_divisible
+from keras_mobile.pretrained.imagenet import ImagenetFile
 from keras_mobile.validation import check_number
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
@@ -43,7 +44,8 @@ def MobileNetV2(options, alpha=1.0, dropout_rate=0.0):
     x = build_stages(x, TABLE, features, rules)
     head = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
     x = conv_bn_act(x, head, 1, act="relu6", style=TF_STYLE, name="head")
-    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), f"mobilenetv2_{alpha:.2f}")
+    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), f"mobilenetv2_{alpha:.2f}",
+                          imagenet=ImagenetFile("mobilenet_v2", alpha=alpha))
 
 
 _REFERENCE = "keras.applications.MobileNetV2 (Keras 3.15), counted at 224 px"

@@ -15,6 +15,7 @@ from keras_mobile.backend import layers
 from keras_mobile.blocks import TF_STYLE, activation, conv_bn_act
 from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder
 from keras_mobile.channels import make_divisible
+from keras_mobile.pretrained.imagenet import ImagenetFile
 from keras_mobile.validation import check_bool, check_choice, check_number
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
@@ -83,7 +84,9 @@ def MobileNetV3(options, model_type="large", alpha=1.0, minimalistic=False, drop
         return layers.Flatten(name="logits")(x)
 
     suffix = "_minimalistic" if minimalistic else ""
-    return options.finish(model_input, x, features, top, f"mobilenetv3_{model_type}{suffix}_{alpha:.2f}")
+    imagenet = ImagenetFile("mobilenet_v3", alpha=alpha, model_type=model_type, minimalistic=minimalistic)
+    name = f"mobilenetv3_{model_type}{suffix}_{alpha:.2f}"
+    return options.finish(model_input, x, features, top, name, imagenet=imagenet)
 
 
 def MobileNetV3Large(**kwargs):

@@ -11,6 +11,7 @@ from keras_mobile.backend import layers
 from keras_mobile.blocks import ConvStyle, activation, batch_norm
 from keras_mobile.blocks.xception import separable_conv_bn, xception_block
 from keras_mobile.builder import FeatureMaps, model_builder, pooled_dense_top
+from keras_mobile.pretrained.imagenet import ImagenetFile
 from keras_mobile.registry import register_variants
 
 STYLE = ConvStyle("same", 1e-3, 0.99)
@@ -36,7 +37,8 @@ def Xception(options, dropout_rate=0.0):
     x = activation(x, "relu", "exit2_sep1_act")
     x = separable_conv_bn(x, 2048, STYLE, name="exit2_sep2")
     x = features.add(activation(x, "relu", "exit2_sep2_act"))
-    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), "xception")
+    return options.finish(model_input, x, features, pooled_dense_top(dropout_rate), "xception",
+                          imagenet=ImagenetFile("xception"))
 
 
 def _valid_conv_bn_relu(x, filters, strides, name):
