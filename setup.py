@@ -9,6 +9,8 @@ DATA = ["tensorflow-datasets==4.9.*", "importlib_resources>=6"]
 # The training harness (train_tpu) and compression (TF-MOT) run on tf_keras.
 TRAIN = DATA + ["pyyaml>=6", "absl-py>=1.4"]
 COMPRESSION = ["tensorflow-model-optimization==0.8.*"]
+# Reading .safetensors checkpoints for keras_mobile.convert (.pth files need torch, not a dependency).
+CONVERT = ["safetensors>=0.4"]
 EXPORT = ["ai-edge-litert==2.3.*", "tf2onnx==1.17.*", "onnx>=1.17", "onnxruntime>=1.20", "matplotlib>=3.8"]
 # The documentation site (mkdocs.yml; `python -m mkdocs build --strict` runs in CI).
 DOCS = ["mkdocs==1.6.*", "mkdocs-material==9.*", "mkdocstrings==1.*", "mkdocstrings-python==2.*"]
@@ -31,12 +33,14 @@ setup(
         "export": TENSORFLOW + EXPORT,
         "train": TENSORFLOW + TRAIN + EXPORT,
         "compression": TENSORFLOW + TRAIN + EXPORT + COMPRESSION,
+        "convert": CONVERT,
         "docs": TENSORFLOW + TRAIN + DOCS,  # docs/hooks.py imports the registry and the harness's presets
         "dev": TENSORFLOW
         + EXPORT
         + TRAIN
         + COMPRESSION
         + DOCS
+        + CONVERT
         + [
             "keras==3.15.1",
             "jax==0.10.2",

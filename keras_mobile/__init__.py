@@ -28,6 +28,7 @@ _PUBLIC = {
     "model_info": "keras_mobile.registry",
     "export_model": "keras_mobile.export",
     "profile_model": "keras_mobile.profile",
+    "convert_weights": "keras_mobile.convert",
     "keras_line": "keras_mobile.backend",
 }
 

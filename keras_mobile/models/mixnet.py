@@ -69,7 +69,7 @@ def MixNet(options, variant="s", width=None, dropout_rate=0.0):
         se_act=None,
         style=TORCH_STYLE,
     )
-    model_input, x = options.inputs(32)
+    model_input, x = options.inputs(32, normalization="imagenet")  # trained on ImageNet mean / std
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, rules.round_filters(stem), 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = build_stages(x, table, features, rules)

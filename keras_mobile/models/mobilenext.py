@@ -75,7 +75,7 @@ def MobileNeXt(options, alpha=1.0, identity_tensor_multiplier=1.0, dropout_rate=
             identity_channels(round_filters(spec.filters, alpha), identity_tensor_multiplier)
     rules = BlockRules(round_filters=lambda c: round_filters(c, alpha), act="relu6",
                        identity_multiplier=identity_tensor_multiplier, style=TORCH_STYLE)
-    model_input, x = options.inputs(32)
+    model_input, x = options.inputs(32, normalization="imagenet")  # trained on ImageNet mean / std
     features = FeatureMaps()
     stem = round_filters(32, alpha)
     x = features.add(conv_bn_act(x, stem, 3, 2, act="relu6", style=TORCH_STYLE, name="stem"), 2)

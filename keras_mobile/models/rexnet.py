@@ -80,7 +80,7 @@ RULES = BlockRules(
 def ReXNet(options, width=1.0, dropout_rate=0.2):
     """ReXNet; paper widths ``width`` 1.0, 1.3, 1.5, 2.0 (any in (0, 4] builds)."""
     width = check_number("width", width, 0.0, 4.0, low_open=True)
-    model_input, x = options.inputs(32)
+    model_input, x = options.inputs(32, normalization="imagenet")  # trained on ImageNet mean / std
     features = FeatureMaps()
     stem_base = 32 / width if width < 1.0 else 32
     x = conv_bn_act(x, make_divisible(round(stem_base * width), 1), 3, 2, act="swish", style=TORCH_STYLE, name="stem")

@@ -73,7 +73,7 @@ def ShuffleNetV1(options, groups=3, scale=1.0, dropout_rate=0.0):
     groups = check_choice("groups", groups, GROUPS)
     scale = float(check_choice("scale", scale, SCALES))
     stem_width, *stage_widths = stage_channels(groups, scale)
-    model_input, x = options.inputs(MIN_RESOLUTION)
+    model_input, x = options.inputs(MIN_RESOLUTION, normalization="raw")  # megvii trains on raw [0, 255] pixels
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, stem_width, 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = features.add(pool_3x3_s2(x, "max", TORCH_STYLE, name="stem_pool"), 2)

@@ -35,7 +35,7 @@ def ShuffleNetV2(options, scale=1.0, dropout_rate=0.0):
     """
     scale = float(check_choice("scale", scale, SCALES))
     stem_width, *stage_widths, head_width = CHANNELS[scale]
-    model_input, x = options.inputs(MIN_RESOLUTION)
+    model_input, x = options.inputs(MIN_RESOLUTION, normalization="imagenet")  # torchvision: ImageNet mean / std
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, stem_width, 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = features.add(pool_3x3_s2(x, "max", TORCH_STYLE, name="stem_pool"), 2)

@@ -60,7 +60,7 @@ def SqueezeNet(options, version="1.1", dropout_rate=0.5):
     """
     version = check_choice("version", version, VERSIONS)
     (stem_filters, stem_kernel), stages = ARCHITECTURES[version]
-    model_input, x = options.inputs(MIN_RESOLUTION[version])
+    model_input, x = options.inputs(MIN_RESOLUTION[version], normalization="imagenet")  # torchvision: mean / std
     features = FeatureMaps()
     x = layers.Conv2D(stem_filters, stem_kernel, strides=2, padding="valid", use_bias=True, name="stem_conv")(x)
     x = features.add(activation(x, "relu", "stem_act"), 2)

@@ -1,0 +1,170 @@
+"""keras_mobile.convert: PyTorch-born checkpoints -> .weights.h5, checked against the references without torch.
+
+The fixtures (tests/fixtures/torch_reference/, made by tools/make_torch_fixtures.py where torch is installed)
+hold each reference's state-dict keys and shapes and its logits on two seeded images with seeded weights;
+here the same weights are rebuilt with numpy (tests/torch_fixtures.py), written as .safetensors, converted,
+loaded with ``weights=`` and run on the same images.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import keras_mobile
+from keras_mobile import convert
+from keras_mobile.convert import convert_weights
+from keras_mobile.pretrained import torch_checkpoint
+from keras_mobile.pretrained.torch_mapping import CheckpointMismatch
+from torch_fixtures import load_fixture, seeded_images, seeded_state_dict
+
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+
+REFERENCE_MODELS = ["rexnet_100", "mixnet_s", "shufflenet_v2_x0_5", "squeezenet1_1", "shufflenet_v1_g3_050",
+                    "mobilenext_035"]
+# One family also on the tf_keras line: its save_weights / weights= round trip (Conv2D, DepthwiseConv2D, BN, Dense).
+BOTH_LINES = "shufflenet_v2_x0_5"
+TOLERANCE = 1e-4  # of the largest reference logit (float64-computed); ours are within 7e-6, torch float32 within 4e-6
+
+
+def write_checkpoint(directory, state_dict, name="checkpoint.safetensors"):
+    path = os.path.join(str(directory), name)
+    safetensors_numpy.save_file({k: np.ascontiguousarray(v) for k, v in state_dict.items()}, path)
+    return path
+
+
+def fixture_checkpoint(directory, model_name, **replace_shapes):
+    """The seeded reference state dict of ``model_name`` as .safetensors (megvii's ``module.`` prefixes)."""
+    spec, _ = load_fixture(model_name)
+    keys_and_shapes = [(k, replace_shapes.get(k, s)) for k, s in spec["state_dict"]]
+    state_dict = seeded_state_dict(keys_and_shapes, spec["seed"])
+    if model_name.startswith("shufflenet_v1"):  # megvii saves nn.DataParallel's state dict
+        state_dict = {f"module.{k}": v for k, v in state_dict.items()}
+    return write_checkpoint(directory, state_dict)
+
+
+@pytest.mark.parametrize("model_name", [
+    pytest.param(name, marks=pytest.mark.both_lines) if name == BOTH_LINES else name for name in REFERENCE_MODELS])
+def test_converted_model_matches_reference(model_name, tmp_path):
+    spec, expected = load_fixture(model_name)
+    checkpoint = fixture_checkpoint(tmp_path, model_name)
+    out = str(tmp_path / f"{model_name}.weights.h5")
+    assert convert_weights(checkpoint, model_name, out) == out
+    assert sorted(os.listdir(tmp_path)) == sorted(["checkpoint.safetensors", f"{model_name}.weights.h5"])
+
+    size = spec["resolution"]
+    model = keras_mobile.create_model(model_name, weights=out, input_shape=(size, size, 3),
+                                      classifier_activation=None)
+    images = seeded_images(spec["seed"], spec["images"], size)  # [0, 255] RGB; the model normalizes
+    actual = np.asarray(model(images, training=False))
+    scale = float(np.abs(expected).max())
+    assert actual.shape == expected.shape == (spec["images"], 1000)
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=TOLERANCE * scale)
+
+
+def test_family_builder_loads_converted_file_and_classes_follow_checkpoint(tmp_path):
+    checkpoint = fixture_checkpoint(tmp_path, "squeezenet1_1", **{"classifier.1.weight": [10, 512, 1, 1],
+                                                                   "classifier.1.bias": [10]})
+    out = str(tmp_path / "sub" / "squeezenet_10.weights.h5")  # a missing directory is created
+    convert_weights(checkpoint, "squeezenet1_1", out)
+    model = keras_mobile.SqueezeNet(version="1.1", classes=10, weights=out)
+    assert model.output_shape == (None, 10)
+    with pytest.raises(ValueError, match="logits_conv"):
+        keras_mobile.create_model("squeezenet1_1", weights=out)  # 1000 classes: the file has 10
+
+
+def test_other_width_names_first_shape_that_differs(tmp_path):
+    checkpoint = fixture_checkpoint(tmp_path, "rexnet_100")
+    out = tmp_path / "rexnet_130.weights.h5"
+    with pytest.raises(CheckpointMismatch) as info:
+        convert_weights(checkpoint, "rexnet_130", str(out))
+    error = info.value
+    assert error.missing == [] and error.unexpected == []  # same layout, other widths
+    key, found, wanted, layer, _ = error.shape_mismatch
+    assert (key, found, layer) == ("stem.conv.weight", (32, 3, 3, 3), "stem_conv") and wanted != found
+    assert "first shape that differs: stem.conv.weight is (32, 3, 3, 3) in the checkpoint" in str(error)
+    assert not out.exists() and os.listdir(tmp_path) == ["checkpoint.safetensors"]
+
+
+def test_other_variant_lists_missing_and_unexpected_keys(tmp_path):
+    checkpoint = fixture_checkpoint(tmp_path, "mixnet_s")
+    with pytest.raises(CheckpointMismatch) as info:
+        convert_weights(checkpoint, "mixnet_m", str(tmp_path / "mixnet_m.weights.h5"))
+    error = info.value
+    assert "blocks.5.3.conv_pw.weight" in error.missing  # mixnet_m's last stage has 4 blocks, mixnet_s's 3
+    assert "blocks.1.0.conv_dw.weight" in error.unexpected  # mixnet_m's first "ir" block mixes 3 kernels
+    message = str(error)
+    assert "missing keys (" in message and "unexpected keys (" in message and "first shape that differs" in message
+    assert os.listdir(tmp_path) == ["checkpoint.safetensors"]
+
+
+def test_torch_pickle_without_torch_says_how(tmp_path, monkeypatch):
+    path = tmp_path / "model.pth"
+    path.write_bytes(b"not read")
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError, torch installed or not
+    with pytest.raises(ImportError, match=r"pip install torch.*safetensors"):
+        convert_weights(str(path), "squeezenet1_1", str(tmp_path / "out.weights.h5"))
+
+
+def test_unwrap_follows_timm_and_strips_module_prefix():
+    weight = np.ones((2, 3), np.float32)
+    plain = {"fc.weight": weight}
+    assert torch_checkpoint.unwrap_state_dict(plain) is plain
+    assert torch_checkpoint.unwrap_state_dict({"state_dict": plain, "epoch": 3, "arch": "x"}) is plain
+    assert torch_checkpoint.unwrap_state_dict({"model": plain, "optimizer": {}}) is plain
+    ema = {"fc.weight": weight * 2}
+    assert torch_checkpoint.unwrap_state_dict({"state_dict": plain, "state_dict_ema": ema}) is ema
+    cleaned = torch_checkpoint.clean_state_dict({"module.fc.weight": weight.astype(np.float64),
+                                                 "module.bn.num_batches_tracked": np.zeros((), np.int64)})
+    assert list(cleaned) == ["fc.weight"] and cleaned["fc.weight"].dtype == np.float32
+    with pytest.raises(ValueError, match=r"no state dict found; its top-level keys are \['args', 'epoch'\]"):
+        torch_checkpoint.unwrap_state_dict({"epoch": 1, "args": "x"})
+    with pytest.raises(ValueError, match="not a state dict"):
+        torch_checkpoint.unwrap_state_dict([weight])
+
+
+def test_bad_arguments(tmp_path):
+    checkpoint = str(tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match="no such file"):
+        convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.weights.h5"))
+    (tmp_path / "model.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="unknown file type"):
+        convert_weights(str(tmp_path / "model.npz"), "squeezenet1_1", str(tmp_path / "out.weights.h5"))
+    with pytest.raises(ValueError, match=r"ending in '\.weights\.h5'"):
+        convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.h5"))
+    with pytest.raises(ValueError, match=r"\['classes'\] are set by the converter"):
+        convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.weights.h5"), classes=10)
+    with pytest.raises(ValueError, match="mobilenetv2 family has no PyTorch reference.*'squeezenet'"):
+        convert_weights(checkpoint, "mobilenetv2_035", str(tmp_path / "out.weights.h5"))
+
+
+def test_failed_write_leaves_old_file_and_no_partial_file(tmp_path, monkeypatch):
+    checkpoint = fixture_checkpoint(tmp_path, "squeezenet1_1")
+    out = tmp_path / "squeezenet.weights.h5"
+    out.write_bytes(b"previous")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(convert.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        convert_weights(checkpoint, "squeezenet1_1", str(out))
+    assert out.read_bytes() == b"previous"
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.safetensors", "squeezenet.weights.h5"]
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    checkpoint = fixture_checkpoint(tmp_path, "squeezenet1_1")
+    out = str(tmp_path / "squeezenet.weights.h5")
+    assert convert.main([checkpoint, "--model", "squeezenet1_1", "--out", out]) == 0
+    assert os.path.isfile(out) and f"wrote {out}" in capsys.readouterr().out
+
+    assert convert.main([checkpoint, "--model", "squeezenet1_0", "--out", str(tmp_path / "x.weights.h5")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the checkpoint does not fit model 'squeezenet1_0'") and "missing keys" in err
+    assert convert.main([checkpoint, "--model", "no_such_model", "--out", out]) == 1
+    assert "is not a registered model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        convert.main([checkpoint, "--model", "squeezenet1_1"])  # --out missing: argparse's usage error
+    assert info.value.code == 2
