@@ -143,7 +143,7 @@ def quantize_annotate(model, quantize_configs=None):
             # A per-channel affine as a 1x1 depthwise conv (kernel = scale, bias = offset): TF-MOT gives
             # its constants int8 weight / int32 bias ranges, so TFLite runs it in int8 with no calibration.
             affine = tf_keras.layers.DepthwiseConv2D(1, use_bias=True, name=layer.name, trainable=False)
-            affines[layer.name] = (affine, float(layer.scale), float(layer.offset))
+            affines[layer.name] = (affine, layer.scale, layer.offset)  # scalars, or per channel (ImageNet mean/std)
             return annotate(affine)
         config = configs.get(layer.name)
         return annotate(layer, config) if config is not None else annotate(layer)
@@ -151,8 +151,10 @@ def quantize_annotate(model, quantize_configs=None):
     with quantize_scope():
         annotated = tf_keras.models.clone_model(model, clone_function=wrap)
     for layer, scale, offset in affines.values():
-        kernel, bias = layer.get_weights()
-        layer.set_weights([np.full_like(kernel, scale), np.full_like(bias, offset)])
+        kernel, bias = layer.get_weights()  # (1, 1, channels, 1), (channels,)
+        scale = np.broadcast_to(np.asarray(scale, kernel.dtype).reshape(-1), bias.shape)
+        offset = np.broadcast_to(np.asarray(offset, bias.dtype).reshape(-1), bias.shape)
+        layer.set_weights([scale.reshape(kernel.shape).copy(), offset.copy()])
     return annotated
 
 
