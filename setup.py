@@ -22,6 +22,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
+    package_data={"keras_mobile": ["pretrained/*.txt"]},  # the ImageNet class names of decode_predictions
     packages=find_packages(include=["keras_mobile", "keras_mobile.*", "train_tpu", "train_tpu.*", "tfds_configs", "tfds_configs.*"]),
     # The core needs Keras 3 only: a JAX- or PyTorch-only user installs no TensorFlow.
     install_requires=["keras>=3.15", "numpy>=1.26", "h5py>=3.10"],

@@ -29,6 +29,7 @@ _PUBLIC = {
     "export_model": "keras_mobile.export",
     "profile_model": "keras_mobile.profile",
     "convert_weights": "keras_mobile.convert",
+    "decode_predictions": "keras_mobile.pretrained.imagenet_classes",
     "keras_line": "keras_mobile.backend",
 }
 
