@@ -63,8 +63,8 @@ def _millions(value):
 def families_table():
     """Markdown: one row per registered family."""
     lines = [
-        "| family | builder | width argument | variants (registered names) | px | reference implementation |",
-        "|---|---|---|---|---|---|",
+        "| family | builder | width argument | input normalization | variants (registered names) | px | reference implementation |",
+        "|---|---|---|---|---|---|---|",
     ]
     for family, infos in sorted(_registry().items()):
         names = sorted(info.name for info in infos)
@@ -73,7 +73,7 @@ def families_table():
         resolutions = sorted({info.default_resolution for info in infos})
         sources = sorted({info.reference[2] for info in infos if info.reference})
         lines.append(
-            f"| {family} | `{_builder_name(infos[0])}` | {width} | {names} | "
+            f"| {family} | `{_builder_name(infos[0])}` | {width} | `{infos[0].normalization}` | {names} | "
             f"{', '.join(map(str, resolutions))} | {'; '.join(sources)} |"
         )
     return "\n".join(lines)

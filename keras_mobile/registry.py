@@ -28,15 +28,19 @@ class ModelInfo:
     # The builder's width-multiplier argument ("alpha", "width", "scale"), None when the family has none;
     # tools (the training harness's --width) pass a width through it instead of guessing the keyword.
     width_arg: Optional[str] = None
+    # How the model normalizes [0, 255] RGB input with include_preprocessing=True (a key of
+    # builder.NORMALIZATIONS): what the weights of its reference implementation were trained on.
+    normalization: str = "inception"
     # (trainable params, Mult-Adds at default_resolution, source) of the reference implementation, where known.
     reference: Optional[Tuple[int, int, str]] = None
 
 
-def register_variants(family, builder, variants, *, width_arg=None, default_resolution=224, min_resolution=32,
-                      references=None):
+def register_variants(family, builder, variants, *, width_arg=None, normalization="inception", default_resolution=224,
+                      min_resolution=32, references=None):
     """Register ``{name: builder kwargs}`` as constructors ``name(**overrides)``.
 
     width_arg: the name of ``builder``'s width-multiplier argument (None: the family has none).
+    normalization: the input normalization the builder applies (``builder.NORMALIZATIONS``).
     """
     references = references or {}
     for name, arguments in variants.items():
@@ -49,7 +53,7 @@ def register_variants(family, builder, variants, *, width_arg=None, default_reso
         functools.update_wrapper(constructor, builder)
         constructor.__name__ = constructor.__qualname__ = name
         _REGISTRY[name] = ModelInfo(
-            name, family, constructor, dict(arguments), default_resolution, min_resolution, width_arg,
+            name, family, constructor, dict(arguments), default_resolution, min_resolution, width_arg, normalization,
             references.get(name),
         )
 

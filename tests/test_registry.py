@@ -1,5 +1,6 @@
 """create_model / list_models cover every family and variant the zoo promises."""
 
+import numpy as np
 import pytest
 
 import keras_mobile
@@ -68,3 +69,24 @@ def test_every_family_has_one_representative_with_its_special_layers():
         assert any(layer.groups > 1 for layer in model.layers if type(layer).__name__ == "Conv2D") == grouped, name
         depthwise = {layer.kernel_size[0] for layer in model.layers if type(layer).__name__ == "DepthwiseConv2D"}
         assert depthwise == kernels, (name, depthwise)
+
+
+def test_registry_records_the_normalization_each_model_applies():
+    """The input normalization is recorded, not guessed: the registry's entry is what the built model does."""
+    from keras_mobile.builder import NORMALIZATIONS
+
+    expected = {"mobilenetv1": "inception", "mobilenetv2": "inception", "mobilenetv3": "inception",
+                "xception": "inception", "rexnet": "imagenet", "mixnet": "imagenet", "mobilenext": "imagenet",
+                "shufflenet_v2": "imagenet", "squeezenet": "imagenet", "shufflenet_v1": "raw"}
+    for family, name in REPRESENTATIVES.items():
+        info = keras_mobile.model_info(name)
+        assert info.normalization == expected[family], name
+        model = keras_mobile.create_model(name, input_shape=(None, None, 3), include_top=False)
+        layers = {layer.name: layer for layer in model.layers}
+        if NORMALIZATIONS[info.normalization] is None:
+            assert "preprocess" not in layers, name
+            continue
+        scale, offset = NORMALIZATIONS[info.normalization]
+        x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
+        got = np.asarray(layers["preprocess"](x))
+        np.testing.assert_allclose(got, x * np.asarray(scale) + np.asarray(offset), rtol=1e-6, err_msg=name)

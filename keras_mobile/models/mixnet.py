@@ -19,6 +19,8 @@ from keras_mobile.validation import check_choice, check_number
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
 
+NORMALIZATION = "imagenet"  # the reference was trained on ImageNet mean / std input (timm / torchvision / official code)
+
 SMALL = parse_table([
     "ds_r1_k3_s1_c16",
     "ir_r1_k3_a2_p2_s2_e6_c24",
@@ -69,7 +71,7 @@ def MixNet(options, variant="s", width=None, dropout_rate=0.0):
         se_act=None,
         style=TORCH_STYLE,
     )
-    model_input, x = options.inputs(32, normalization="imagenet")  # trained on ImageNet mean / std
+    model_input, x = options.inputs(32, normalization=NORMALIZATION)
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, rules.round_filters(stem), 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = build_stages(x, table, features, rules)
@@ -98,6 +100,7 @@ register_variants(
     "mixnet",
     MixNet,
     {f"mixnet_{v}": {"variant": v} for v in VARIANTS},
+    normalization=NORMALIZATION,
     width_arg="width",
     references={
         "mixnet_s": (4134606, 239173360, _TIMM),

@@ -37,6 +37,8 @@ from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
 from keras_mobile.validation import check_number
 
+NORMALIZATION = "imagenet"  # the reference was trained on ImageNet mean / std input (timm / torchvision / official code)
+
 # Table 1 as in the official mnext.py ``cfgs`` (t = reduction, c, n, s).
 TABLE = parse_table([
     "sg_r1_s2_t2_c96",
@@ -75,7 +77,7 @@ def MobileNeXt(options, alpha=1.0, identity_tensor_multiplier=1.0, dropout_rate=
             identity_channels(round_filters(spec.filters, alpha), identity_tensor_multiplier)
     rules = BlockRules(round_filters=lambda c: round_filters(c, alpha), act="relu6",
                        identity_multiplier=identity_tensor_multiplier, style=TORCH_STYLE)
-    model_input, x = options.inputs(32, normalization="imagenet")  # trained on ImageNet mean / std
+    model_input, x = options.inputs(32, normalization=NORMALIZATION)
     features = FeatureMaps()
     stem = round_filters(32, alpha)
     x = features.add(conv_bn_act(x, stem, 3, 2, act="relu6", style=TORCH_STYLE, name="stem"), 2)
@@ -88,6 +90,7 @@ register_variants(
     "mobilenext",
     MobileNeXt,
     {f"mobilenext_{int(round(a * 100)):03d}": {"alpha": a} for a in ALPHAS},
+    normalization=NORMALIZATION,
     width_arg="alpha",
     references={
         "mobilenext_035": (1913976, 75141032, SOURCE),

@@ -31,6 +31,8 @@ from keras_mobile.registry import register_variants
 from keras_mobile.specs import BlockSpec
 from keras_mobile.validation import check_number
 
+NORMALIZATION = "imagenet"  # the reference was trained on ImageNet mean / std input (timm / torchvision / official code)
+
 STAGE_REPEATS = (1, 2, 2, 3, 3, 5)
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2)
 NO_SE_STAGES = 2  # the first two stages (three blocks) have no SE
@@ -80,7 +82,7 @@ RULES = BlockRules(
 def ReXNet(options, width=1.0, dropout_rate=0.2):
     """ReXNet; paper widths ``width`` 1.0, 1.3, 1.5, 2.0 (any in (0, 4] builds)."""
     width = check_number("width", width, 0.0, 4.0, low_open=True)
-    model_input, x = options.inputs(32, normalization="imagenet")  # trained on ImageNet mean / std
+    model_input, x = options.inputs(32, normalization=NORMALIZATION)
     features = FeatureMaps()
     stem_base = 32 / width if width < 1.0 else 32
     x = conv_bn_act(x, make_divisible(round(stem_base * width), 1), 3, 2, act="swish", style=TORCH_STYLE, name="stem")
@@ -94,6 +96,7 @@ register_variants(
     "rexnet",
     ReXNet,
     {f"rexnet_{int(round(w * 100)):03d}": {"width": w} for w in WIDTHS},
+    normalization=NORMALIZATION,
     width_arg="width",
     references={
         "rexnet_100": (4796873, 398370392, SOURCE),

@@ -36,6 +36,8 @@ from keras_mobile.builder import FeatureMaps, model_builder
 from keras_mobile.registry import register_variants
 from keras_mobile.validation import check_choice
 
+NORMALIZATION = "raw"  # megvii's models train on raw [0, 255] pixels (BGR; the converter flips the stem to RGB)
+
 REPEATS = (4, 8, 4)
 GROUPS = (1, 2, 3, 4, 8)
 SCALES = (0.5, 1.0, 1.5, 2.0)
@@ -73,7 +75,7 @@ def ShuffleNetV1(options, groups=3, scale=1.0, dropout_rate=0.0):
     groups = check_choice("groups", groups, GROUPS)
     scale = float(check_choice("scale", scale, SCALES))
     stem_width, *stage_widths = stage_channels(groups, scale)
-    model_input, x = options.inputs(MIN_RESOLUTION, normalization="raw")  # megvii trains on raw [0, 255] pixels
+    model_input, x = options.inputs(MIN_RESOLUTION, normalization=NORMALIZATION)
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, stem_width, 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = features.add(pool_3x3_s2(x, "max", TORCH_STYLE, name="stem_pool"), 2)
@@ -128,6 +130,7 @@ register_variants(
     "shufflenet_v1",
     ShuffleNetV1,
     {_variant(g, s): {"groups": g, "scale": s} for g in GROUPS for s in SCALES},
+    normalization=NORMALIZATION,
     width_arg="scale",
     min_resolution=MIN_RESOLUTION,
     references={

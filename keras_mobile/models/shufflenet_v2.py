@@ -13,6 +13,8 @@ from keras_mobile.builder import FeatureMaps, model_builder, pooled_dense_top
 from keras_mobile.registry import register_variants
 from keras_mobile.validation import check_choice
 
+NORMALIZATION = "imagenet"  # the reference was trained on ImageNet mean / std input (timm / torchvision / official code)
+
 REPEATS = (4, 8, 4)
 # torchvision ``stages_out_channels``: stem, stage 2, stage 3, stage 4, conv5.
 CHANNELS = {
@@ -35,7 +37,7 @@ def ShuffleNetV2(options, scale=1.0, dropout_rate=0.0):
     """
     scale = float(check_choice("scale", scale, SCALES))
     stem_width, *stage_widths, head_width = CHANNELS[scale]
-    model_input, x = options.inputs(MIN_RESOLUTION, normalization="imagenet")  # torchvision: ImageNet mean / std
+    model_input, x = options.inputs(MIN_RESOLUTION, normalization=NORMALIZATION)
     features = FeatureMaps()
     x = features.add(conv_bn_act(x, stem_width, 3, 2, act="relu", style=TORCH_STYLE, name="stem"), 2)
     x = features.add(pool_3x3_s2(x, "max", TORCH_STYLE, name="stem_pool"), 2)
@@ -56,6 +58,7 @@ register_variants(
     "shufflenet_v2",
     ShuffleNetV2,
     {_variant(s): {"scale": s} for s in SCALES},
+    normalization=NORMALIZATION,
     width_arg="scale",
     min_resolution=MIN_RESOLUTION,
     references={

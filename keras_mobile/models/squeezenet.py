@@ -20,6 +20,8 @@ from keras_mobile.builder import FeatureMaps, model_builder
 from keras_mobile.registry import register_variants
 from keras_mobile.validation import check_choice
 
+NORMALIZATION = "imagenet"  # the reference was trained on ImageNet mean / std input (timm / torchvision / official code)
+
 # version: ((stem filters, stem kernel), stages of Fire (squeeze, expand1x1, expand3x3)); a
 # ceil-mode max pool opens every stage.
 ARCHITECTURES = {
@@ -60,7 +62,7 @@ def SqueezeNet(options, version="1.1", dropout_rate=0.5):
     """
     version = check_choice("version", version, VERSIONS)
     (stem_filters, stem_kernel), stages = ARCHITECTURES[version]
-    model_input, x = options.inputs(MIN_RESOLUTION[version], normalization="imagenet")  # torchvision: mean / std
+    model_input, x = options.inputs(MIN_RESOLUTION[version], normalization=NORMALIZATION)
     features = FeatureMaps()
     x = layers.Conv2D(stem_filters, stem_kernel, strides=2, padding="valid", use_bias=True, name="stem_conv")(x)
     x = features.add(activation(x, "relu", "stem_act"), 2)
@@ -85,6 +87,7 @@ for _version in VERSIONS:
         SqueezeNet,
         {f"squeezenet{_version.replace('.', '_')}": {"version": _version}},
         min_resolution=MIN_RESOLUTION[_version],
+        normalization=NORMALIZATION,
         references={
             "squeezenet1_0": (1248424, 818924576, SOURCE),
             "squeezenet1_1": (1235496, 349151936, SOURCE),
