@@ -31,7 +31,7 @@ from keras_mobile.blocks.conv import TF_STYLE, ConvStyle
 from keras_mobile.blocks.linear_bottleneck import linear_bottleneck
 from keras_mobile.blocks.mobile import depthwise_separable, inverted_residual
 from keras_mobile.blocks.sandglass import sandglass, sandglass_layout
-from keras_mobile.pretrained import load_weights
+from keras_mobile.pretrained.files import load_weights
 from keras_mobile.validation import check_bool, check_choice, check_int
 
 POOLINGS = (None, "avg", "max")
