@@ -3,6 +3,7 @@
     python -m benchmarks.compression      # pruning / QAT / PTQ: accuracy, size and latency side by side
     python -m benchmarks.input_pipeline   # our tf.data input pipeline against a naive one
     python -m benchmarks.training         # the harness's custom loop against model.fit
+    python -m benchmarks.evaluate_imagenet --model NAME --weights imagenet|FILE   # top-1 / top-5 on ImageNet val
 
 The user-facing latency benchmark is a tool of the package: ``python -m keras_mobile.benchmark``.
 """
