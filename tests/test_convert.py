@@ -7,7 +7,9 @@ loaded with ``weights=`` and run on the same images.
 """
 
 import os
+import re
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -128,15 +130,68 @@ def test_bad_arguments(tmp_path):
     checkpoint = str(tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match="no such file"):
         convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.weights.h5"))
-    (tmp_path / "model.npz").write_bytes(b"")
-    with pytest.raises(ValueError, match="unknown file type"):
-        convert_weights(str(tmp_path / "model.npz"), "squeezenet1_1", str(tmp_path / "out.weights.h5"))
     with pytest.raises(ValueError, match=r"ending in '\.weights\.h5'"):
         convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.h5"))
     with pytest.raises(ValueError, match=r"\['classes'\] are set by the converter"):
         convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.weights.h5"), classes=10)
     with pytest.raises(ValueError, match="mobilenetv2 family has no PyTorch reference.*'squeezenet'"):
         convert_weights(checkpoint, "mobilenetv2_035", str(tmp_path / "out.weights.h5"))
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "weights.npz", "notes.txt", "model.h5"])
+def test_unknown_format_names_the_accepted_extensions(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"\x00" * 64)
+    message = (rf"checkpoint='{re.escape(str(path))}': unknown file type; accepted values: \['\.safetensors'\] \(read "
+               r"with the safetensors package\) or PyTorch pickles \['\.pth', '\.pth\.tar', '\.pt', '\.bin', '\.ckpt', "
+               r"'\.tar'\] \(read with torch\)\.")
+    with pytest.raises(ValueError, match=message):
+        convert_weights(str(path), "squeezenet1_1", str(tmp_path / "out.weights.h5"))
+
+
+def _cut_in_half(path):
+    """``path`` with its second half gone, as a download that stopped half way leaves it."""
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:len(data) // 2])
+    return path
+
+
+def test_truncated_safetensors_names_the_file_and_says_truncated(tmp_path):
+    checkpoint = _cut_in_half(fixture_checkpoint(tmp_path, "squeezenet1_1"))
+    message = (rf"^checkpoint='{re.escape(checkpoint)}': the file is truncated or corrupt; the safetensors reader "
+               r"cannot read it \(SafetensorError: .*incomplete metadata.*\)\. Download or save it again\.$")
+    with pytest.raises(ValueError, match=message) as info:
+        convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.weights.h5"))
+    assert type(info.value.__cause__).__name__ == "SafetensorError"  # the library's error, chained
+    assert os.listdir(tmp_path) == ["checkpoint.safetensors"]
+    assert convert.main([checkpoint, "--model", "squeezenet1_1", "--out", str(tmp_path / "out.weights.h5")]) == 1
+
+
+def test_truncated_torch_pickle_names_the_file_and_says_truncated(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = str(tmp_path / "model.pth")
+    torch.save({"features.0.weight": torch.ones(64, 3, 3, 3), "features.0.bias": torch.zeros(64)}, path)
+    message = (rf"^checkpoint='{re.escape(_cut_in_half(path))}': the file is truncated or corrupt; the PyTorch "
+               r"reader cannot read it \(RuntimeError: ")
+    with pytest.raises(ValueError, match=message):
+        torch_checkpoint.read_checkpoint(path)
+
+
+def test_truncated_torch_pickle_error_is_wrapped_without_torch(tmp_path, monkeypatch):
+    """torch.load's error for a cut zip archive (what torch.save writes), from a stand-in for torch."""
+    def load(*args, **kwargs):
+        raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory")
+
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=load, serialization=types.SimpleNamespace()))
+    path = tmp_path / "model.pth.tar"
+    path.write_bytes(b"PK\x03\x04")
+    message = (rf"^checkpoint='{re.escape(str(path))}': the file is truncated or corrupt; the PyTorch reader cannot "
+               r"read it \(RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central "
+               r"directory\)\. Download or save it again\.$")
+    with pytest.raises(ValueError, match=message):
+        torch_checkpoint.read_checkpoint(str(path))
 
 
 def test_failed_write_leaves_old_file_and_no_partial_file(tmp_path, monkeypatch):

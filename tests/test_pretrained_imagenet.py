@@ -10,6 +10,7 @@ Keras 3 line). A model loaded from such a file must give keras.applications' out
 import importlib
 import logging
 import os
+import re
 import socket
 
 import h5py
@@ -251,6 +252,61 @@ def test_a_file_with_too_few_layers_names_the_first_missing_one(offline_cache, m
     _publish(no_top, offline_cache, "mobilenet_2_5_128_tf.h5", monkeypatch)  # the no-top file under the top name
     with pytest.raises(ValueError, match=r"the file has 54 layers with weights, the model 55; layer 'logits_conv'"):
         keras_mobile.create_model("mobilenetv1_025", input_shape=(128, 128, 3), weights="imagenet")
+
+
+def _cut_in_half(path):
+    """``path`` with its second half gone, as a download that stopped half way leaves it."""
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:len(data) // 2])
+    return str(path)
+
+
+@pytest.mark.parametrize("name, input_shape, fname", [
+    ("mobilenetv1_025", (128, 128, 3), "mobilenet_2_5_128_tf.h5"),  # keras.applications checks no md5
+    ("mobilenetv3_small_075", (None, None, 3), "weights_mobilenet_v3_small_224_0.75_float.h5"),  # md5 checked
+])
+def test_a_truncated_cached_file_names_it_and_says_delete_it(offline_cache, monkeypatch, name, input_shape, fname):
+    # Any HDF5 file cut in half: HDF5 refuses it on open, before its layers are read.
+    path = _cut_in_half(_save_legacy(keras_mobile.create_model(name, input_shape=input_shape), offline_cache / fname))
+    # with its md5 checked the cut file would be downloaded again (offline: ImagenetDownloadError, tested above);
+    # unchecked, as for MobileNet V1 / V2, the loader meets it
+    monkeypatch.setitem(imagenet.FILE_HASHES, fname, None)
+    url = published_file(_spec_of(name), input_shape).url
+    message = (rf"^weights='imagenet' \({re.escape(path)}\): the file is truncated or corrupt; HDF5 cannot read it "
+               rf"\(h5py: Unable to .*truncated file.*\); if the file is not the one published at {re.escape(url)}, "
+               r"delete it to download it again\.$")
+    with pytest.raises(ValueError, match=message) as raised:
+        keras_mobile.create_model(name, input_shape=input_shape, weights="imagenet")
+    assert isinstance(raised.value.__cause__, OSError)  # h5py's error, chained
+
+
+@pytest.mark.both_lines  # each line's save_weights writes the file
+@pytest.mark.parametrize("fname", ["mobilenetv1_025.weights.h5", "mobilenetv1_025.h5"])  # Keras 3 / legacy layout
+def test_a_truncated_local_file_names_it(tmp_path, fname):
+    model = keras_mobile.create_model("mobilenetv1_025", input_shape=(64, 64, 3))
+    path = tmp_path / fname
+    if fname.endswith(".weights.h5"):
+        model.save_weights(str(path))
+    else:
+        _save_legacy(model, path)
+    path = _cut_in_half(path)
+    message = (rf"^weights='{re.escape(path)}': the file is truncated or corrupt; HDF5 cannot read it "
+               r"\(h5py: Unable to .*truncated file.*\)\.$")
+    with pytest.raises(ValueError, match=message):
+        keras_mobile.create_model("mobilenetv1_025", input_shape=(64, 64, 3), weights=path)
+
+
+@pytest.mark.parametrize("fname", ["model.onnx", "model.safetensors", "weights.npz", "notes.txt"])
+def test_a_local_file_of_unknown_format_names_the_accepted_ones(tmp_path, fname):
+    path = tmp_path / fname
+    path.write_bytes(b"\x00" * 64)
+    message = (rf"^weights='{re.escape(str(path))}' is not an HDF5 file \(file type unknown\); accepted values: a "
+               r"Keras weights file, \['\.weights\.h5', '\.h5'\], as save_weights writes it\. A PyTorch checkpoint "
+               r"\(\.safetensors, \.pth\) is converted first: python -m keras_mobile\.convert CHECKPOINT")
+    with pytest.raises(ValueError, match=message):
+        keras_mobile.create_model("mobilenetv1_025", input_shape=(64, 64, 3), weights=str(path))
 
 
 @pytest.mark.both_lines

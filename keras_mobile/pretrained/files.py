@@ -6,6 +6,7 @@ from keras_mobile.pretrained import legacy_h5
 from keras_mobile.pretrained.imagenet import load_imagenet
 
 _HINT = "check classes, include_top, alpha and the variant"
+WEIGHTS_SUFFIXES = (".weights.h5", ".h5")
 
 
 def load_weights(model, path, imagenet=None, include_top=True, classes=1000):
@@ -21,8 +22,12 @@ def load_weights(model, path, imagenet=None, include_top=True, classes=1000):
     Legacy ``.h5`` files are loaded by position, as Keras loads them
     (``legacy_h5.load_by_position``): their layer names need not be ours, and
     trailing layers the model lacks (a with-top file for ``include_top=False``)
-    are skipped. Returns that ``LoadReport`` for them, else None.
+    are skipped. Returns that ``LoadReport`` for them, else None. A file that is
+    not HDF5, or that HDF5 cannot read (cut short, corrupt), raises a
+    ``ValueError`` naming it.
     """
+    import h5py
+
     if isinstance(path, str) and path == "imagenet":
         return load_imagenet(model, imagenet, include_top=include_top, classes=classes)
     if not isinstance(path, (str, os.PathLike)):
@@ -33,9 +38,16 @@ def load_weights(model, path, imagenet=None, include_top=True, classes=1000):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"weights={path!r}: no such file (accepted values: None or the path of a local weights file).")
-    if legacy_h5.is_legacy_file(path):
-        return legacy_h5.load_by_position(model, legacy_h5.read_layers(path), f"weights={path!r}", _HINT)
-    for layer_name, expected, found in _compare_weight_shapes(model, path):
+    source = f"weights={path!r}"
+    if not h5py.is_hdf5(path):
+        raise ValueError(
+            f"{source} is not an HDF5 file (file type unknown); accepted values: a Keras weights file, "
+            f"{list(WEIGHTS_SUFFIXES)}, as save_weights writes it. A PyTorch checkpoint (.safetensors, .pth) is "
+            "converted first: python -m keras_mobile.convert CHECKPOINT --model NAME --out FILE.weights.h5."
+        )
+    if legacy_h5.is_legacy_file(path, source):
+        return legacy_h5.load_by_position(model, legacy_h5.read_layers(path, source), source, _HINT)
+    for layer_name, expected, found in _compare_weight_shapes(model, path, source):
         raise ValueError(
             f"weights={path!r} does not fit model '{model.name}': layer '{layer_name}' has weight shapes "
             f"{expected} in the model but {found} in the file ({_HINT})."
@@ -43,10 +55,8 @@ def load_weights(model, path, imagenet=None, include_top=True, classes=1000):
     model.load_weights(path)
 
 
-def _compare_weight_shapes(model, path):
-    import h5py
-
-    with h5py.File(path, "r") as f:
+def _compare_weight_shapes(model, path, source):
+    with legacy_h5.open_hdf5(path, source) as f:
         # Keras 3 layout: layers/<snake_case class name>[_<n>]/vars/<i>, in layer order.
         counts = {}
         for layer in model.layers:

@@ -235,7 +235,6 @@ def load_imagenet(model, imagenet, include_top=True, classes=IMAGENET_CLASSES):
         )
     published = published_file(imagenet, tuple(model.inputs[0].shape)[1:], include_top, classes)
     path = fetch(published)
-    return legacy_h5.load_by_position(
-        model, legacy_h5.read_layers(path), source=f"weights='imagenet' ({path})",
-        hint=f"if the file is not the one published at {published.url}, delete it to download it again",
-    )
+    source = f"weights='imagenet' ({path})"
+    hint = f"if the file is not the one published at {published.url}, delete it to download it again"
+    return legacy_h5.load_by_position(model, legacy_h5.read_layers(path, source, hint), source=source, hint=hint)

@@ -73,21 +73,34 @@ def _weights_group(f):
     return None
 
 
-def is_legacy_file(path):
-    """Whether ``path`` is an HDF5 file in the legacy layout (not Keras 3's ``.weights.h5`` layout)."""
+def open_hdf5(path, source=None, hint=""):
+    """``h5py.File(path, "r")``; where HDF5 cannot read the file (cut short, corrupt, not HDF5), a
+    ``ValueError`` starting with ``source`` (default: the path) and ending with ``hint``, from h5py's error."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        hint = f"; {hint}" if hint else ""
+        raise ValueError(f"{source or repr(path)}: the file is truncated or corrupt; HDF5 cannot read it "
+                         f"(h5py: {error}){hint}.") from error
+
+
+def is_legacy_file(path, source=None, hint=""):
+    """Whether ``path`` is an HDF5 file in the legacy layout (not Keras 3's ``.weights.h5`` layout); an HDF5
+    file that cannot be read raises ``open_hdf5``'s ValueError."""
     import h5py
 
     if not h5py.is_hdf5(path):
         return False
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, source, hint) as f:
         return _weights_group(f) is not None
 
 
-def read_layers(path):
-    """The file's layers that have weights, in file order (``FileLayer``s, arrays read into memory)."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
+def read_layers(path, source=None, hint=""):
+    """The file's layers that have weights, in file order (``FileLayer``s, arrays read into memory).
+    ``source`` and ``hint`` frame the ValueError for a file HDF5 cannot read (``open_hdf5``)."""
+    with open_hdf5(path, source, hint) as f:
         group = _weights_group(f)
         if group is None:
             raise ValueError(f"{path!r} is not a legacy Keras HDF5 weights file (no 'layer_names' attribute).")

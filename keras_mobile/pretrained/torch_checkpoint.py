@@ -5,7 +5,8 @@
 ``torch.load(..., weights_only=True)``: a file from the internet cannot run code while it loads, and one that
 needs full unpickling is refused with an explanation. The usual wrappings are undone the way timm's
 ``load_state_dict`` does it (``state_dict_ema`` / ``model_ema`` first, then ``state_dict``, then ``model``;
-``module.`` prefixes stripped); ``num_batches_tracked`` counters are dropped.
+``module.`` prefixes stripped); ``num_batches_tracked`` counters are dropped. A file its reader cannot parse
+(cut short by a failed download, corrupt) raises a ``ValueError`` naming it, with the reader's own message.
 """
 
 import argparse
@@ -80,13 +81,17 @@ def clean_state_dict(state_dict):
 
 def _read_safetensors(path):
     try:
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
     except ImportError as err:
         raise ImportError(
             f"reading {path!r} needs the safetensors package: pip install safetensors "
             "(or pip install 'keras_mobile[convert]')."
         ) from err
-    return load_file(path)
+    try:
+        return load_file(path)
+    except SafetensorError as error:  # a cut file, a header that is not safetensors' JSON
+        raise _corrupt(path, "safetensors", error) from error
 
 
 def _read_torch(path):
@@ -110,6 +115,16 @@ def _read_torch(path):
             "where torch is installed: `sd = torch.load(path, weights_only=False)['state_dict']` (or the key that "
             "holds them), then `torch.save(sd, 'model.pth')`, " + _HOW_TO_SAFETENSORS + "."
         ) from err
+    except (RuntimeError, EOFError) as err:  # a cut zip archive (PytorchStreamReader) or a cut legacy pickle
+        raise _corrupt(path, "PyTorch", err) from err
+
+
+def _corrupt(path, reader, error):
+    """The ValueError for a checkpoint its reader cannot parse: named, with the reader's own words."""
+    return ValueError(
+        f"checkpoint={path!r}: the file is truncated or corrupt; the {reader} reader cannot read it "
+        f"({type(error).__name__}: {error}). Download or save it again."
+    )
 
 
 def _unpickling_reason(err):
