@@ -43,8 +43,8 @@ def _builders():
 def __getattr__(name):
     if name in _PUBLIC:
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
-    elif name[:1].isupper() and name in _builders():
-        value = _builders()[name]
+    elif name[:1].isupper() and name in (builders := _builders()):
+        value = builders[name]
     else:
         raise AttributeError(f"module 'keras_mobile' has no attribute {name!r}")
     globals()[name] = value

@@ -15,9 +15,9 @@ than convolutions and dense layers).
 from keras_mobile.blocks import TORCH_STYLE, conv_bn_act
 from keras_mobile.builder import BlockRules, FeatureMaps, build_stages, model_builder, pooled_dense_top
 from keras_mobile.channels import make_divisible
-from keras_mobile.validation import check_choice, check_number
 from keras_mobile.registry import register_variants
 from keras_mobile.specs import parse_table
+from keras_mobile.validation import check_choice, check_number
 
 NORMALIZATION = "imagenet"  # the reference was trained on ImageNet mean / std input (timm / torchvision / official code)
 
