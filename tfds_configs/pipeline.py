@@ -15,6 +15,9 @@ magnitudes, MixUp, CutMix) are seeded too and run sequentially when
 `deterministic=True`, so that mode reproduces the same batches run after run.
 """
 
+import math
+import numbers
+
 import tensorflow as tf
 
 from keras_mobile import validation
@@ -37,6 +40,8 @@ def train_input(
     normalization="imagenet",
     dtype="float32",
     one_hot=False,
+    crop_area_range=preprocessing.AREA_RANGE,
+    crop_aspect_ratio_range=preprocessing.ASPECT_RATIO_RANGE,
     randaugment_num_ops=0,
     randaugment_factor=0.5,
     mixup_alpha=0.0,
@@ -59,6 +64,11 @@ def train_input(
       normalization: a key of `preprocessing.NORMALIZATIONS` ('raw' = [0, 255]).
       dtype: 'float32' or 'bfloat16' images.
       one_hot: one-hot float labels instead of int32 class ids.
+      crop_area_range: (min, max) area of the random crop as a fraction of
+        the image, 0 < min <= max <= 1.
+      crop_aspect_ratio_range: (min, max) width/height of the random crop,
+        0 < min <= max. When no crop fits, the whole image is used if it is
+        itself such a crop, else a centre crop at the dataset's crop fraction.
       randaugment_num_ops: RandAugment ops per image; 0 disables it.
       randaugment_factor: RandAugment strength in [0, 1].
       mixup_alpha: MixUp Beta parameter; 0 disables it.
@@ -74,6 +84,8 @@ def train_input(
     image_size = _resolution("image_size", image_size, config.train_resolution)
     batch_size = _per_replica_batch_size(global_batch_size, input_context)
     _check_output_args(normalization, dtype, one_hot, num_threads)
+    crop_area_range = _check_range("crop_area_range", crop_area_range, high=1.0)
+    crop_aspect_ratio_range = _check_range("crop_aspect_ratio_range", crop_aspect_ratio_range)
     validation.check_int("randaugment_num_ops", randaugment_num_ops, minimum=0)
     validation.check_number("randaugment_factor", randaugment_factor, 0, 1)
     validation.check_number("mixup_alpha", mixup_alpha, 0, float("inf"), high_open=True)
@@ -110,7 +122,8 @@ def train_input(
         ds,
         lambda encoded, label, element_seed: (
             preprocessing.train_image(
-                encoded, element_seed, image_size, config.crop_fraction
+                encoded, element_seed, image_size, config.crop_fraction,
+                area_range=crop_area_range, aspect_ratio_range=crop_aspect_ratio_range,
             ),
             label,
         ),
@@ -253,6 +266,18 @@ def _per_replica_batch_size(global_batch_size, input_context):
             f"number of replicas in sync ({replicas})."
         )
     return global_batch_size // replicas
+
+
+def _check_range(arg, value, high=None):
+    """`(min, max)` floats with 0 < min <= max (<= high)."""
+    accepted = "a (min, max) pair of numbers with 0 < min <= max" + (
+        f" <= {high:g}" if high is not None else "")
+    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+        for v in value)
+    if not (ok and 0 < value[0] <= value[1] and (high is None or value[1] <= high)):
+        validation.fail(arg, value, accepted)
+    return float(value[0]), float(value[1])
 
 
 def _check_output_args(normalization, dtype, one_hot, num_threads):

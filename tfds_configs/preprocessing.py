@@ -45,10 +45,18 @@ def random_crop_window(
 
     Area is a fraction of the image in `area_range`, width/height in
     `aspect_ratio_range`. When no window fits in `MAX_ATTEMPTS` tries, the
-    sampler returns the whole image; we use a centre crop of
-    `fallback_fraction` instead. `seed` is a stateless seed of shape [2].
+    sampler returns the whole image: we keep it when the whole image is
+    itself such a window (area range up to 1, its aspect ratio in range; so
+    `area_range=(1, 1)` crops nothing from such images), else we use a
+    centre crop of `fallback_fraction`. `seed` is a stateless seed of shape [2].
     """
     shape = tf.cast(shape, tf.int32)
+    aspect = tf.cast(shape[1], tf.float32) / tf.cast(shape[0], tf.float32)
+    whole_image_fits = tf.logical_and(
+        tf.constant(area_range[1] >= 1.0),
+        tf.logical_and(aspect >= aspect_ratio_range[0] * (1 - 1e-6),
+                       aspect <= aspect_ratio_range[1] * (1 + 1e-6)),
+    )
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.concat([shape, [3]], axis=0),
         bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
@@ -60,7 +68,8 @@ def random_crop_window(
         use_image_if_no_bounding_boxes=True,
     )
     window = tf.stack([begin[0], begin[1], size[0], size[1]])
-    failed = tf.reduce_all(tf.equal(size[:2], shape))
+    failed = tf.logical_and(tf.reduce_all(tf.equal(size[:2], shape)),
+                            tf.logical_not(whole_image_fits))
     return tf.where(failed, center_crop_window(shape, fallback_fraction), window)
 
 
@@ -95,17 +104,19 @@ def resize(image, image_size):
     return tf.saturate_cast(tf.round(image), tf.uint8)
 
 
-def train_image(encoded, seed, image_size, fallback_fraction, fused=True):
+def train_image(encoded, seed, image_size, fallback_fraction, fused=True, *,
+                area_range=AREA_RANGE, aspect_ratio_range=ASPECT_RATIO_RANGE):
     """Random-resized crop and random flip: uint8 [size, size, 3].
 
-    `seed` is a stateless seed of shape [2]; `fused=False` exists for the
-    benchmark's baseline.
+    `seed` is a stateless seed of shape [2]; the crop ranges are those of
+    `random_crop_window`; `fused=False` exists for the benchmark's baseline.
     """
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     image = decode_window(
         encoded,
         lambda shape: random_crop_window(
-            shape, crop_seed, fallback_fraction=fallback_fraction
+            shape, crop_seed, area_range=area_range,
+            aspect_ratio_range=aspect_ratio_range, fallback_fraction=fallback_fraction,
         ),
         fused=fused,
     )

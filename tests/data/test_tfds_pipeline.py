@@ -163,6 +163,54 @@ def test_random_crop_windows_stay_inside_their_bounds():
     assert fallbacks < 20
 
 
+def test_random_crop_windows_follow_the_given_ranges():
+    for i in range(40):
+        seed = tf.constant([3, i], tf.int64)
+        y, x, h, w = preprocessing.random_crop_window(
+            [375, 500], seed, area_range=(0.3, 0.5), aspect_ratio_range=(1.0, 1.0)).numpy()
+        assert abs(h - w) <= 1 and 0.3 * 0.97 <= h * w / (375 * 500) <= 0.5 * 1.03
+        assert y + h <= 375 and x + w <= 500
+    # The whole image is a valid window here: kept, not replaced by the centre crop.
+    np.testing.assert_array_equal(preprocessing.random_crop_window(
+        [375, 500], tf.constant([0, 0], tf.int64), area_range=(1.0, 1.0)), [0, 0, 375, 500])
+    # Here it is not (aspect 2 > 4/3): centre crop.
+    np.testing.assert_array_equal(preprocessing.random_crop_window(
+        [100, 200], tf.constant([0, 0], tf.int64), area_range=(1.0, 1.0)),
+        preprocessing.center_crop_window([100, 200], 0.875))
+
+
+def _whole_or_centre(encoded):
+    """The expected (1, 1)-area crop: the whole image resized when its aspect
+    ratio is in [3/4, 4/3], else the centre crop at 0.875."""
+    image = tf.io.decode_jpeg(encoded).numpy()
+    height, width = image.shape[:2]
+    if not 3 / 4 <= width / height <= 4 / 3:
+        side = int(0.875 * min(height, width))
+        top, left = (height - side + 1) // 2, (width - side + 1) // 2
+        image = image[top:top + side, left:left + side]
+    return tf.image.resize(image, [SIZE, SIZE]).numpy()
+
+
+def test_full_area_crop_is_the_whole_image_resized(shapes):
+    split = shapes.config.train_split
+    expected, expected_labels = zip(*[
+        (_whole_or_centre(encoded), label)
+        for encoded, label in reading.read_split(shapes, split).as_numpy_iterator()])
+    expected = np.stack(expected)
+    candidates = np.concatenate([expected, expected[:, :, ::-1]])  # Either flip.
+    candidate_labels = np.concatenate([expected_labels, expected_labels])
+    kwargs = dict(global_batch_size=16, image_size=SIZE, normalization="raw", repeat=False,
+                  deterministic=True, crop_area_range=(1.0, 1.0))
+    first = _batches(tfds_configs.train_input(shapes, **kwargs))
+    assert sum(len(labels) for _, labels in first) == 64
+    for images, labels in first:
+        for image, label in zip(images, labels):
+            errors = np.abs(candidates - image.astype(np.float32)).mean(axis=(1, 2, 3))
+            assert errors.min() < 1.5, errors.min()
+            assert candidate_labels[np.argmin(errors)] == label
+    assert _same(first, _batches(tfds_configs.train_input(shapes, **kwargs)))
+
+
 def test_random_crops_vary_with_the_seed_only():
     windows = {tuple(preprocessing.random_crop_window(
         [375, 500], tf.constant([0, i], tf.int64)).numpy()) for i in range(20)}
@@ -329,6 +377,16 @@ def test_keras_is_imported_lazily():
     (dict(normalization="torch"), "normalization='torch'.*'imagenet', 'inception', 'raw'"),
     (dict(dtype="float16"), "dtype='float16'.*'float32', 'bfloat16'"),
     (dict(one_hot=1), "one_hot"),
+    (dict(crop_area_range=(0.0, 1.0)),
+     r"crop_area_range=\(0.0, 1.0\).*\(min, max\) pair of numbers with 0 < min <= max <= 1"),
+    (dict(crop_area_range=(0.5, 1.5)), "crop_area_range"),
+    (dict(crop_area_range=(0.6, 0.5)), "crop_area_range"),
+    (dict(crop_area_range=0.5), "crop_area_range"),
+    (dict(crop_area_range=(0.1, float("nan"))), "crop_area_range"),
+    (dict(crop_aspect_ratio_range=(0, 1)),
+     r"crop_aspect_ratio_range=\(0, 1\).*0 < min <= max\."),
+    (dict(crop_aspect_ratio_range=(2.0, 1.0)), "crop_aspect_ratio_range"),
+    (dict(crop_aspect_ratio_range=(1, 2, 3)), "crop_aspect_ratio_range"),
     (dict(randaugment_num_ops=-1), "randaugment_num_ops"),
     (dict(randaugment_factor=2.0), "randaugment_factor"),
     (dict(mixup_alpha=-0.1), "mixup_alpha"),
