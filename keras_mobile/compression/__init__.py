@@ -1,11 +1,15 @@
-"""Compression on tf_keras through TF-MOT: pruning, QAT, pruning-preserving QAT, int8 PTQ.
+"""Compression: structured channel pruning on either Keras line; magnitude pruning, QAT,
+pruning-preserving QAT and int8 PTQ on tf_keras through TF-MOT.
 
-Run with ``TF_USE_LEGACY_KERAS=1`` set before importing keras_mobile; a Keras 3
-model gets a TypeError saying how to rebuild it on tf_keras. Importing this
-package does not import TF-MOT; the first function that needs it does, after
-the model check.
+Channel pruning (``prune_channels``, ``channel_groups``, ``max_mac_reduction``) needs no TF-MOT and
+works on Keras 3 and tf_keras: it returns a narrower dense model of stock layers. The TF-MOT functions
+need ``TF_USE_LEGACY_KERAS=1`` set before importing keras_mobile; a Keras 3 model gets a TypeError
+saying how to rebuild it on tf_keras. Importing this package does not import TF-MOT; the first
+function that needs it does, after the model check.
 
     from keras_mobile import compression
+    slim, report = compression.prune_channels(model, mac_reduction=0.3, return_report=True)  # either line
+    print(report.format())                                        # channels, Mult-Adds, params per group / layer
     qat = compression.quantize_model(model)                       # every registered family
     int8 = compression.convert_qat(qat)                           # bytes, full-integer, builtin ops
     pruned = compression.prune_model(model, 0.5, end_step=2000)   # or m_by_n=(2, 4)
@@ -15,6 +19,9 @@ the model check.
 """
 
 from keras_mobile.compression._require import TFMOT_PIN, require_tf_keras  # noqa: F401
+from keras_mobile.compression.channel_importance import CRITERIA  # noqa: F401
+from keras_mobile.compression.channel_pruning import channel_groups, max_mac_reduction, prune_channels  # noqa: F401
+from keras_mobile.compression.channel_report import ChannelGroup, ChannelPruningReport, LayerChange  # noqa: F401
 from keras_mobile.compression.pruning import (  # noqa: F401
     PRUNABLE,
     SCHEDULES,
