@@ -6,12 +6,14 @@
 Works on Keras 3 (TensorFlow backend) and tf_keras models. Artifacts, in ``directory``:
 
     saved_model/                signature ``serving_default``: float32 ``image`` (any batch, h, w, c) -> ``output_0``
+    model.keras                 the Keras model (``keras.models.load_model``, same Keras line)
     model_fp32.tflite           batch 1, static shapes, builtin ops only
     model_fp16.tflite           float16 weights
     model_dynamic_int8.tflite   int8 weights, dynamic-range activations
     model_int8.tflite           full-integer, int8 (or uint8) input and output, calibrated on representative data
     model.onnx                  opset 17, input ``image`` (any batch, h, w, c) (for onnxruntime / TensorRT)
-    export_report.json          the verification figures below
+    labels.txt                  the class names, one per line (with ``labels=``)
+    export_report.json          the verification figures below (and ``preprocessing=``)
 
 Verification: before ``export_model`` returns, each artifact is loaded by its own runtime
 (TensorFlow, LiteRT ``ai_edge_litert``, onnxruntime) and run on sample images; its
@@ -19,6 +21,7 @@ outputs are compared with the Keras model's: the largest absolute difference,
 and top-1 agreement (the fraction of images whose arg-max matches). Thresholds
 (``TOLERANCES``; differences are relative to ``max(1, max |keras output|)``):
 
+* keras: max abs diff <= 1e-5 (reloaded with ``keras.models.load_model``).
 * savedmodel, tflite_fp32, onnx: max abs diff <= 1e-4.
 * tflite_fp16: max abs diff <= 1e-2.
 * tflite_dynamic_int8, tflite_int8: max abs diff <= 0.25 and top-1 agreement >= 0.75.
@@ -65,10 +68,11 @@ import numpy as np
 from keras_mobile import backend, tflite
 from keras_mobile.testing import calibrate_batchnorm, sample_images
 
-FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "onnx")
+FORMATS = ("savedmodel", "keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "onnx")
 DEFAULT_FORMATS = ("savedmodel", "tflite_fp32", "tflite_int8", "onnx")
 ARTIFACTS = {
     "savedmodel": "saved_model",
+    "keras": "model.keras",
     "tflite_fp32": "model_fp32.tflite",
     "tflite_fp16": "model_fp16.tflite",
     "tflite_dynamic_int8": "model_dynamic_int8.tflite",
@@ -76,11 +80,13 @@ ARTIFACTS = {
     "onnx": "model.onnx",
 }
 REPORT = "export_report.json"
+LABELS = "labels.txt"  # the class names, one per line, in output order (``labels=``)
 # A quantization-aware (TF-MOT QAT) model: full-integer TFLite from its fake-quant ranges, or a SavedModel.
 QAT_FORMATS = ("savedmodel", "tflite_int8")
 _INT8_TOLERANCE = {"max_abs_diff": 0.25, "min_top1": 0.75}
 TOLERANCES = {
     "savedmodel": {"max_abs_diff": 1e-4, "min_top1": None},
+    "keras": {"max_abs_diff": 1e-5, "min_top1": None},
     "tflite_fp32": {"max_abs_diff": 1e-4, "min_top1": None},
     "tflite_fp16": {"max_abs_diff": 1e-2, "min_top1": None},
     "tflite_dynamic_int8": dict(_INT8_TOLERANCE),
@@ -213,6 +219,8 @@ def export_model(
     tolerances=None,
     opset=ONNX_OPSET,
     calibration_steps=100,
+    labels=None,
+    preprocessing=None,
 ):
     """Export ``model`` to ``formats`` in ``directory``, verify every artifact, return the report dict.
 
@@ -223,6 +231,10 @@ def export_model(
     sample_inputs: float images for the parity checks; default ``sample_images(shape, 16, seed=2)``.
     int8_io: "int8" or "uint8", the full-integer model's input/output type.
     tolerances: ``{format: {"max_abs_diff": x, "min_top1": y}}`` overriding ``TOLERANCES``.
+    labels: the class names in output order, written to ``labels.txt`` beside the models (one per
+      line; ``python -m keras_mobile.predict`` prints them); their number must be the model's outputs.
+    preprocessing: a JSON-able dict saved in the report as ``preprocessing`` (e.g. ``{"normalization":
+      "raw", "crop_fraction": 0.875}``: how images become the model's input, read by ``predict``).
     """
     tflite.require_tensorflow(model)
     formats = _check_formats(formats)
@@ -251,6 +263,7 @@ def export_model(
     if representative_data is None:
         representative_data = sample_images(shape, 32, seed=1)
     reference = np.asarray(model(sample_inputs, training=False), "float32")
+    labels = _check_labels(labels, reference.shape[-1])
 
     directory = os.path.abspath(os.fspath(directory))
     parent = os.path.dirname(directory)
@@ -269,6 +282,10 @@ def export_model(
                     runtime = "tensorflow"
                     _build_savedmodel(model, shape, path)
                     outputs = _run_savedmodel(path, sample_inputs)
+                elif name == "keras":
+                    runtime = "keras"
+                    model.save(path)
+                    outputs = np.asarray(backend.keras.models.load_model(path, compile=False)(sample_inputs))
                 elif name == "onnx":
                     runtime = "onnxruntime"
                     _build_onnx(model, shape, path, opset)
@@ -311,13 +328,32 @@ def export_model(
             "float_top1_classes": int(len(np.unique(reference.reshape(len(reference), -1).argmax(-1)))),
             "formats": {name: dataclasses.asdict(result) for name, result in results.items()},
         }
+        extra = []
+        if labels is not None:
+            with open(os.path.join(staging, LABELS), "w", encoding="utf-8") as f:
+                f.write("".join(f"{label}\n" for label in labels))
+            report["labels"] = LABELS
+            extra.append(LABELS)
+        if preprocessing is not None:
+            report["preprocessing"] = dict(preprocessing)
         with open(os.path.join(staging, REPORT), "w") as f:
             json.dump(report, f, indent=2)
-        _commit(staging, directory, [ARTIFACTS[name] for name in formats] + [REPORT])
+        _commit(staging, directory, [ARTIFACTS[name] for name in formats] + extra + [REPORT])
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _check_labels(labels, num_outputs):
+    """``labels`` as a list of one-line strings, one per model output; None stays None."""
+    if labels is None:
+        return None
+    labels = list(labels)
+    if len(labels) != num_outputs or not all(isinstance(x, str) and x and "\n" not in x for x in labels):
+        raise ValueError(f"labels (a list of {len(labels)} items) is not supported; accepted values: None or "
+                         f"{num_outputs} non-empty one-line class names, one per model output.")
+    return labels
 
 
 def _check_formats(formats):

@@ -162,9 +162,43 @@ class OneOf:
         return tuple(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """A ``(min, max)`` pair of numbers with min <= max, each inside the interval (None ends: unbounded)."""
+
+    low: object = None
+    high: object = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe(self):
+        return ("a (min, max) pair of numbers with min <= max, each"
+                + (_describe_interval(self.low, self.high, self.low_open, self.high_open) or " a number"))
+
+    def check(self, arg, value):
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            fail(arg, value, self.describe())
+        for item in value:
+            ok = isinstance(item, numbers.Real) and not isinstance(item, bool) and not math.isnan(item)
+            if ok and self.low is not None:
+                ok = item > self.low if self.low_open else item >= self.low
+            if ok and self.high is not None:
+                ok = item < self.high if self.high_open else item <= self.high
+            if not ok:
+                fail(arg, list(value), self.describe())
+        if value[0] > value[1]:
+            fail(arg, list(value), self.describe())
+        return float(value[0]), float(value[1])
+
+
 def interval(low=None, high=None, *, low_open=False, high_open=False, integer=False):
     """Field metadata: the field's value must lie in the interval (None ends: unbounded)."""
     return {_RULE: Interval(low, high, low_open, high_open, integer)}
+
+
+def range_of(low=None, high=None, *, low_open=False, high_open=False):
+    """Field metadata: the field is a ``(min, max)`` pair, min <= max, each inside the interval."""
+    return {_RULE: Range(low, high, low_open, high_open)}
 
 
 def one_of(*accepted):
@@ -178,7 +212,7 @@ def items_of(*accepted):
 
 
 def field_rule(field):
-    """The rule (``Interval`` / ``OneOf``) in a dataclass field's metadata, or None."""
+    """The rule (``Interval`` / ``Range`` / ``OneOf``) in a dataclass field's metadata, or None."""
     return field.metadata.get(_RULE)
 
 
@@ -221,5 +255,5 @@ def _describe_int(minimum, maximum):
 
 __all__ = [
     "fail", "check_choice", "check_bool", "check_str", "check_int", "check_number", "check_pair", "parse_m_by_n",
-    "Interval", "OneOf", "interval", "one_of", "items_of", "field_rule", "check_field", "check_fields",
+    "Interval", "Range", "OneOf", "interval", "range_of", "one_of", "items_of", "field_rule", "check_field", "check_fields",
 ]

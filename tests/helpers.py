@@ -141,3 +141,27 @@ def run_python(args, timeout, env=None, check=True):
             f"--- stdout (tail) ---\n{_tail(result.stdout, 3000)}\n--- stderr (tail) ---\n{_tail(result.stderr, 6000)}"
         )
     return result
+
+
+COLOUR_CLASSES = {"blue": (20, 40, 220), "green": (30, 200, 40), "red": (220, 30, 30)}
+
+
+def make_image_folder(root, per_class=20, seed=0):
+    """A folder of real image files, one sub-folder per colour class (JPEG, every 4th a PNG): plain colours with
+    a brighter square at a random place and size, so classes are learnable and images differ."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    for name, colour in COLOUR_CLASSES.items():
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            height, width = (int(v) for v in rng.integers(40, 90, size=2))
+            image = np.full((height, width, 3), colour, np.uint8)
+            side = int(rng.integers(8, min(height, width) // 2))
+            top, left = int(rng.integers(0, height - side)), int(rng.integers(0, width - side))
+            image[top:top + side, left:left + side] = np.minimum(np.asarray(colour) + 35, 255)
+            png = i % 4 == 0
+            data = (tf.io.encode_png if png else tf.io.encode_jpeg)(image).numpy()
+            with open(os.path.join(root, name, f"{i:03d}.{'png' if png else 'jpg'}"), "wb") as f:
+                f.write(data)
+    return root

@@ -305,7 +305,7 @@ def test_a_local_file_of_unknown_format_names_the_accepted_ones(tmp_path, fname)
     path = tmp_path / fname
     path.write_bytes(b"\x00" * 64)
     message = (rf"^weights='{re.escape(str(path))}' is not an HDF5 file \(file type unknown\); accepted values: a "
-               r"Keras weights file, \['\.weights\.h5', '\.h5'\], as save_weights writes it\. A PyTorch checkpoint "
+               r"Keras weights file, \['\.weights\.h5', '\.h5', '\.keras'\], as save_weights writes it\. A PyTorch checkpoint "
                r"\(\.safetensors, \.pth\) is converted first: python -m keras_mobile\.convert CHECKPOINT")
     with pytest.raises(ValueError, match=message):
         keras_mobile.create_model("mobilenetv1_025", input_shape=(64, 64, 3), weights=str(path))
@@ -317,8 +317,9 @@ def test_every_shape_is_checked_before_any_weight_is_assigned(tmp_path):
                         tmp_path / "ten.h5")
     model = randomize_weights(keras_mobile.create_model("mobilenetv1_025", input_shape=(64, 64, 3)))
     before = _weights_snapshot(model)
+    # include_top=False: no new classifier is allowed, so the 10-class classifier is a mismatch
     with pytest.raises(ValueError, match=r"layer 'logits_conv' has weight shapes \[\(1, 1, 256, 1000\), \(1000,\)\]"):
-        load_weights(model, path)
+        load_weights(model, path, include_top=False)
     for old, new in zip(before, _weights_snapshot(model)):
         np.testing.assert_array_equal(old, new)
 
@@ -382,3 +383,65 @@ def _spec_of(name):
     info = model_info(name)
     family = {"mobilenetv1": "mobilenet", "mobilenetv2": "mobilenet_v2", "mobilenetv3": "mobilenet_v3"}
     return ImagenetFile(family.get(info.family, info.family), **info.arguments)
+
+
+# --------------------------------------------------------------------------- transfer learning: a new classifier
+def _new_classifier_load(build, expected_source):
+    """``build()`` under ``warnings.catch_warnings``: the model and its one ``NewClassifierWarning``."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = build()
+    new = [w.message for w in caught if isinstance(w.message, legacy_h5.NewClassifierWarning)]
+    assert len(new) == 1 and str(new[0]).startswith(expected_source), [str(w.message) for w in caught]
+    return model, new[0]
+
+
+def _assert_all_but_classifier_equal(ours, source_weights, classifier):
+    with_weights = [layer for layer in ours.layers if layer.weights]
+    assert with_weights[-1].name == classifier
+    for layer, expected in zip(with_weights[:-1], source_weights[:-1]):
+        for found, want in zip(legacy_h5.legacy_variables(layer), expected):
+            np.testing.assert_array_equal(np.asarray(found), want)
+
+
+@pytest.mark.both_lines
+def test_imagenet_weights_with_other_classes_load_the_backbone_and_a_new_classifier(offline_cache, monkeypatch):
+    theirs = _randomize(KA.MobileNet(alpha=0.25, input_shape=(128, 128, 3), weights=None), seed=3)
+    _publish(theirs, offline_cache, "mobilenet_2_5_128_tf.h5", monkeypatch, seed=3)
+    theirs_weights = [[np.asarray(v) for v in legacy_h5.legacy_variables(layer)]
+                      for layer in theirs.layers if layer.weights]
+    ours, warning = _new_classifier_load(
+        lambda: keras_mobile.create_model("mobilenetv1_025", input_shape=(128, 128, 3), weights="imagenet",
+                                          classes=7), "weights='imagenet'")
+    assert warning.layer == "logits_conv"
+    assert [(shape, file_shape) for _, shape, file_shape in warning.weights] == [
+        ((1, 1, 256, 7), (1, 1, 256, 1000)), ((7,), (1000,))]
+    _assert_all_but_classifier_equal(ours, theirs_weights, "logits_conv")
+
+
+@pytest.mark.both_lines
+@pytest.mark.parametrize("kind", ["weights.h5", "h5", "keras"])
+def test_a_file_with_other_classes_loads_the_backbone_and_a_new_classifier(tmp_path, kind):
+    if kind == "keras" and LEGACY:
+        pytest.skip("the .keras file is written by Keras 3 here; tf_keras reads the .weights.h5 / .h5 cases")
+    source = randomize_weights(keras_mobile.create_model("mobilenetv2_035", input_shape=(64, 64, 3), classes=10),
+                               seed=5)
+    path = str(tmp_path / f"ten.{kind}")
+    if kind == "h5":
+        _save_legacy(source, path)
+    elif kind == "keras":
+        source.save(path)
+    else:
+        source.save_weights(path)
+    ours, warning = _new_classifier_load(
+        lambda: keras_mobile.create_model("mobilenetv2_035", input_shape=(64, 64, 3), classes=3, weights=path),
+        "weights=")
+    assert warning.layer == "logits" and [w[1:] for w in warning.weights] == [((1280, 3), (1280, 10)), ((3,), (10,))]
+    source_weights = [[np.asarray(v) for v in legacy_h5.legacy_variables(layer)]
+                      for layer in source.layers if layer.weights]
+    _assert_all_but_classifier_equal(ours, source_weights, "logits")
+    # another width is not a new classifier: still an error naming the first layer that differs
+    with pytest.raises(ValueError, match=r"does not fit model 'mobilenetv2_0.50'"):
+        keras_mobile.create_model("mobilenetv2_050", input_shape=(64, 64, 3), classes=3, weights=path)

@@ -1,7 +1,8 @@
 """Datasets and the input pipeline of keras_mobile.
 
     source = tfds_configs.load("default", data_dir=...)      # or "imagenet2012", ...
-    source = tfds_configs.prepare_image_folder("/photos", data_dir=...)
+    source = tfds_configs.load("folder:/photos", data_dir=...)  # prepared once, reused while unchanged
+    source = tfds_configs.load("tfds:oxford_iiit_pet", data_dir=...)  # any TFDS dataset prepared there
     train = tfds_configs.train_input(source, global_batch_size=256, input_context=ctx)
     val = tfds_configs.eval_input(source, global_batch_size=256, input_context=ctx)
 
@@ -25,11 +26,12 @@ from tfds_configs.preprocessing import NORMALIZATIONS
 from tfds_configs.sources import DataSource
 from tfds_configs.sources import DatasetNotPreparedError
 from tfds_configs.sources import ManualDownloadError
-from tfds_configs.sources import load
+from tfds_configs.specs import check_spec
+from tfds_configs.specs import load
 
 __all__ = [
     "DEFAULT_DATASET", "DataSource", "DatasetConfig", "DatasetNotPreparedError",
-    "InvalidImagesError", "ManualDownloadError", "NORMALIZATIONS", "eval_input",
+    "InvalidImagesError", "ManualDownloadError", "NORMALIZATIONS", "check_spec", "eval_input",
     "get_dataset_config", "list_datasets", "load", "load_image_folder",
     "prepare_default_dataset", "prepare_image_folder", "register_dataset", "train_input",
 ]

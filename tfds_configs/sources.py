@@ -8,6 +8,7 @@ prepared in `data_dir` (the error says how to do that elsewhere).
 
 import dataclasses
 import os
+from typing import Optional
 
 from etils import epath
 import tensorflow_datasets as tfds
@@ -31,10 +32,16 @@ class DataSource:
 
     config: configs.DatasetConfig
     builder: tfds.core.DatasetBuilder
+    eval_note: Optional[str] = None  # how the eval split was chosen, when it is not the dataset's own
 
     def num_examples(self, split):
         """Examples in `split` (any TFDS split expression) of the prepared data."""
         return self.builder.info.splits[split].num_examples
+
+    @property
+    def class_names(self):
+        """The label feature's class names (TFDS `ClassLabel.names`; ids as strings when it has none)."""
+        return list(self.builder.info.features[self.config.label_key].names)
 
 
 def load(name=configs.DEFAULT_DATASET, *, data_dir=None, manual_dir=None):

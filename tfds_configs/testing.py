@@ -25,15 +25,21 @@ def split_names(split):
     return [re.sub(r"\[.*\]$", "", part.strip()) for part in split.split("+")]
 
 
-def write_catalog_metadata(name, data_dir, *, num_examples=64, num_shards=1):
+def write_catalog_metadata(name, data_dir, *, num_examples=64, num_shards=1, tfds_name=None, splits=None):
     """Writes metadata for registered dataset `name` as if prepared in `data_dir`.
 
     Every split named by the config's train/eval splits gets `num_shards`
     files of `num_examples // num_shards` examples. Returns the builder.
+    With `tfds_name` (any TFDS catalog name, for `tfds:` specs; `name` is then
+    ignored), `splits` lists the splits to write.
     """
-    config = configs.get_dataset_config(name)
-    builder = tfds.builder(config.tfds_name, data_dir=data_dir)
-    names = dict.fromkeys(split_names(config.train_split) + split_names(config.eval_split))
+    if tfds_name is None:
+        config = configs.get_dataset_config(name)
+        tfds_name = config.tfds_name
+        names = dict.fromkeys(split_names(config.train_split) + split_names(config.eval_split))
+    else:
+        names = dict.fromkeys(splits or ("train",))
+    builder = tfds.builder(tfds_name, data_dir=data_dir)
     builder.info.set_splits(
         tfds.core.SplitDict(
             [

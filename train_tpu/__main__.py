@@ -6,7 +6,14 @@
     python -m train_tpu --flagfile=run.flags
     python -m train_tpu --prune --qat                                # then 50% pruning, then QAT -> int8 TFLite
     python -m train_tpu --qat --qat_epochs=3 --distill_from_float   # QAT with the float model as teacher
+    python -m train_tpu --dataset=folder:~/photos --experiment=finetune --weights=imagenet   # your own images
+    python -m train_tpu --dataset=tfds:oxford_iiit_pet --data_dir=~/tensorflow_datasets          # any prepared TFDS set
     python -m train_tpu --list_experiments
+
+A bad flag or config value (or a dataset / weights file that cannot be used)
+prints one ``train_tpu: <message>`` line and exits with status 1; other errors
+keep their traceback. Library INFO logs stay off the console unless
+``--verbosity=0`` (absl) asks for them.
 
 Resolution order: defaults -> --experiment preset -> --config_file -> the flags below -> --set overrides.
 """
@@ -18,20 +25,30 @@ import sys
 import yaml
 from absl import app
 from absl import flags
+from absl import logging
 
+import tfds_configs
+from keras_mobile.pretrained.imagenet import ImagenetDownloadError
 from train_tpu import config as config_lib
 from train_tpu import experiments
+
+# Errors that mean "this value cannot work" (the message names it), found while the run starts: printed on one line.
+USER_ERRORS = (config_lib.ConfigError, tfds_configs.DatasetNotPreparedError, tfds_configs.ManualDownloadError,
+               tfds_configs.InvalidImagesError, ImagenetDownloadError)
 
 # flag -> dotted config key (only flags given on the command line override the config)
 _FLAG_KEYS = {
     "model": "model.name",
     "width": "model.width",
+    "weights": "model.weights",
     "resolution": "model.resolution",
     "dataset": "data.dataset",
     "data_dir": "data.data_dir",
     "batch_size": "train.batch_size",
     "epochs": "train.epochs",
     "train_steps": "train.train_steps",
+    "freeze_backbone_epochs": "train.freeze_backbone_epochs",
+    "backbone_lr_multiplier": "optimizer.backbone_lr_multiplier",
     "teacher": "distill.teacher",
     "teacher_weights": "distill.teacher_weights",
     "tpu": "runtime.tpu",
@@ -62,12 +79,18 @@ flags.DEFINE_string("model", None, "Registered model name (keras_mobile.list_mod
 flags.DEFINE_float("width", None, "Width multiplier of the model's family: alpha, width or scale, whichever its "
                    "builder takes (alias: --alpha); families without one refuse it.")
 flags.DEFINE_alias("alpha", "width")
+flags.DEFINE_string("weights", None, "Start from: 'imagenet' or a .weights.h5 / .h5 file; other classes than the "
+                    "file's: the backbone is loaded and the classifier is new.")
 flags.DEFINE_integer("resolution", None, "Input side in pixels.")
-flags.DEFINE_string("dataset", None, "Registered dataset (tfds_configs.list_datasets()).")
+flags.DEFINE_string("dataset", None, "A registered dataset (tfds_configs.list_datasets()), folder:PATH (one "
+                    "sub-folder per class) or tfds:NAME[/CONFIG][:VERSION] (prepared in --data_dir).")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir.")
 flags.DEFINE_integer("batch_size", None, "Global batch size (all replicas).")
 flags.DEFINE_float("epochs", None, "Training epochs.")
 flags.DEFINE_integer("train_steps", None, "Training steps (overrides --epochs).")
+flags.DEFINE_float("freeze_backbone_epochs", None, "Train only the classifier for the first N epochs (backbone "
+                   "frozen, BatchNorm in inference mode); needs --weights.")
+flags.DEFINE_float("backbone_lr_multiplier", None, "The backbone's learning rate as a fraction of the classifier's.")
 flags.DEFINE_string("teacher", None, "Distillation teacher: registered name (+ --teacher_weights) or saved model path.")
 flags.DEFINE_string("teacher_weights", None, "Weights file of a registered teacher.")
 flags.DEFINE_string("tpu", None, "TPU name, 'local' or grpc://host:port.")
@@ -113,11 +136,16 @@ def main(argv):
         for name in experiments.list_experiments():
             print(f"{name}: {experiments.get_experiment(name).description}")
         return
+    if not FLAGS["verbosity"].present:  # library INFO logs (TFDS's reader, ...) off the console by default
+        logging.set_verbosity(logging.WARNING)
     try:
         config = config_from_flags()
     except ValueError as error:  # a bad flag, --set or config file value: the message names the key
         sys.exit(f"train_tpu: {error}")
-    train_tpu.run(config)
+    try:
+        train_tpu.run(config)
+    except USER_ERRORS as error:
+        sys.exit(f"train_tpu: {error}")
 
 
 if __name__ == "__main__":

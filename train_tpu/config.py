@@ -25,7 +25,7 @@ from keras_mobile import validation
 from keras_mobile.compression import SCHEDULES as PRUNE_SCHEDULES
 from keras_mobile.export import FORMATS as EXPORT_FORMATS
 from keras_mobile.registry import list_models, width_override
-from keras_mobile.validation import fail, interval, items_of, one_of
+from keras_mobile.validation import fail, interval, items_of, one_of, range_of
 from train_tpu import experiments
 from train_tpu import files
 
@@ -36,6 +36,11 @@ OPTIMIZERS = ("sgd", "rmsprop", "adamw")
 SCHEDULES = ("cosine", "exponential", "linear", "constant")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 NORMALIZATIONS = tuple(tfds_configs.NORMALIZATIONS)
+
+class ConfigError(ValueError):
+    """A config value that cannot work, found when the run uses it (a weights file that does not fit the model,
+    ...); the message names the key. ``python -m train_tpu`` prints it on one line."""
+
 
 # Field metadata of this module (beside keras_mobile.validation's rule): words added to a type error.
 _TYPE_HINT = "train_tpu.config.type_hint"
@@ -60,7 +65,10 @@ class ModelConfig:
     sync_batch_norm: bool = False  # BatchNorm statistics over the global batch (all replicas)
     # None: the builder's (keras.applications 0.999, PyTorch-born 0.9)
     bn_momentum: Optional[float] = _field(None, interval(0, 1, high_open=True))
-    weights: str = ""  # optional .weights.h5 / .h5 to start from
+    # "" (random initialisation), "imagenet" (families with keras.applications files) or a .weights.h5 / .h5
+    # file. When the dataset's classes differ from the checkpoint's, the backbone is loaded and the classifier
+    # is new (its skipped weights are logged and listed in summary.json under "weights").
+    weights: str = ""
 
     def width_kwargs(self):
         """``{width_arg: width}`` for the builder (``{}`` when width is None); ValueError if it has no width."""
@@ -69,9 +77,16 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class DataConfig:
-    dataset: str = "default"  # a registered dataset (checked against tfds_configs.list_datasets())
+    # a registered dataset (tfds_configs.list_datasets()), "folder:PATH" (one sub-folder per class; prepared
+    # into data_dir on first use) or "tfds:NAME[/CONFIG][:VERSION]" (any TFDS dataset prepared in data_dir)
+    dataset: str = "default"
     data_dir: Optional[str] = None
+    # tfds: datasets without validation / test splits: which tenth of train is held out for evaluation
+    holdout_seed: int = _field(0, interval(0, integer=True))
     normalization: str = _field("raw", one_of(*NORMALIZATIONS))  # raw: keras_mobile models rescale [0, 255]
+    # random-resized crop: area fraction and aspect-ratio ranges (Inception's 0.08-1 and 3/4-4/3 by default)
+    crop_area_range: Tuple[float, float] = _field((0.08, 1.0), range_of(0, 1, low_open=True))
+    crop_aspect_ratio_range: Tuple[float, float] = _field((3 / 4, 4 / 3), range_of(0, low_open=True))
     randaugment_num_ops: int = _field(0, interval(0, integer=True))
     randaugment_factor: float = _field(0.5, interval(0, 1))
     mixup_alpha: float = _field(0.0, interval(0))
@@ -98,6 +113,8 @@ class OptimizerConfig:
     weight_decay_mode: str = _field("l2", one_of(*WEIGHT_DECAY_MODES))
     decay_depthwise: bool = True  # apply weight decay to depthwise kernels too
     clipnorm: Optional[float] = _field(None, interval(0, low_open=True))
+    # the backbone's learning rate (every layer but the classifier) as a fraction of the classifier's
+    backbone_lr_multiplier: float = _field(1.0, interval(0, low_open=True))
 
 
 @dataclasses.dataclass
@@ -123,6 +140,9 @@ class TrainConfig:
     keep_checkpoints: int = _field(3, interval(1, integer=True))
     log_every_steps: int = _field(0, interval(0, integer=True))  # 0: once per execution
     eval_every_epochs: int = _field(0, interval(0, integer=True))  # 0: only at the end (train_and_eval)
+    # the first epochs train the classifier only (backbone frozen, its BatchNorm in inference mode); needs
+    # model.weights (a random backbone is not worth freezing)
+    freeze_backbone_epochs: float = _field(0.0, interval(0))
     seed: int = _field(0, interval(0, integer=True))
     deterministic: bool = False  # op determinism + deterministic input (resume reproduces a run exactly)
 
@@ -149,7 +169,7 @@ class RuntimeConfig:
 @dataclasses.dataclass
 class ExportConfig:
     enabled: bool = True
-    formats: Tuple[str, ...] = _field(("savedmodel", "tflite_fp32", "tflite_int8"), items_of(*EXPORT_FORMATS))
+    formats: Tuple[str, ...] = _field(("savedmodel", "keras", "tflite_fp32", "tflite_int8"), items_of(*EXPORT_FORMATS))
     # eval-split images for int8 calibration and parity samples
     calibration_images: int = _field(64, interval(1, integer=True))
     eval_tflite: bool = True  # top-1 of every exported TFLite model on the whole eval split (LiteRT)
@@ -354,7 +374,15 @@ def _check_value(key, value, field):
         if value is None:
             return None
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if typing.get_origin(annotation) in (tuple, list):
+    if typing.get_args(annotation) == (float, float):  # a (min, max) range: --set data.crop_area_range=0.25,1
+        if isinstance(value, str):
+            try:
+                value = [float(v) for v in value.split(",")]
+            except ValueError:
+                pass
+        if isinstance(value, list):
+            value = tuple(value)
+    elif typing.get_origin(annotation) in (tuple, list):
         if isinstance(value, str):  # --set export.formats=savedmodel,tflite_int8
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
@@ -375,7 +403,15 @@ def _check_cross_fields(config):
     """Checks that read more than one field, or the registries of models and datasets."""
     validation.check_choice("model.name", config.model.name, list_models())
     config.model.width_kwargs()  # model.width for a family without a width multiplier fails here
-    validation.check_choice("data.dataset", config.data.dataset, tfds_configs.list_datasets())
+    tfds_configs.check_spec(config.data.dataset, arg="data.dataset")
+    weights = config.model.weights
+    if weights and weights != "imagenet" and not files.exists(weights):
+        fail("model.weights", weights, "'' (random initialisation), 'imagenet' or the path of an existing weights "
+                                       "file (.weights.h5 / .h5)")
+    if config.train.freeze_backbone_epochs and not weights:
+        fail("train.freeze_backbone_epochs", config.train.freeze_backbone_epochs,
+             "0 while model.weights is '' (freezing a randomly initialised backbone trains nothing useful); "
+             "set model.weights ('imagenet' or a weights file)")
     if config.train.epochs is None and config.train.train_steps is None:
         fail("train.epochs", None, "a number > 0 when train.train_steps is null (set one of them)")
     if (config.data.mixup_alpha or config.data.cutmix_alpha) and config.distill.teacher:
@@ -434,5 +470,5 @@ def recipe_table():
     return "\n".join(rows)
 
 
-__all__ = ["Config", "resolve_config", "parse_overrides", "from_dict", "write_config", "read_config", "to_yaml",
+__all__ = ["Config", "ConfigError", "resolve_config", "parse_overrides", "from_dict", "write_config", "read_config", "to_yaml",
            "fields_by_key", "recipe_table"]

@@ -7,7 +7,7 @@
 The float phase runs in ``model_dir``; each enabled compression phase
 (``prune``, ``qat``; see ``phases.py``) then runs in ``model_dir/<phase>``
 from the weights of the phase before it. Every phase writes its own
-config.yaml and summary.json; the top-level summary.json (the float phase's)
+config.yaml, summary.json (with per-class accuracy) and confusion_matrix.png (class names on the axes); the top-level summary.json (the float phase's)
 also holds the compression phases' summaries under ``phases``. Only the chief
 writes files. A failed export is recorded in the summaries, which are
 written, and then raised as it came (e.g. ``keras_mobile.export.ExportError``).
@@ -22,12 +22,15 @@ from tensorflow.python.framework import config as tf_config  # is_/disable_op_de
 
 import tfds_configs
 from train_tpu import config as config_lib
+from train_tpu import confusion
 from train_tpu import export_step
 from train_tpu import files
 from train_tpu import phases as phases_lib
 from train_tpu import report
 from train_tpu import strategy as strategy_lib
 from train_tpu.trainer import Trainer
+
+CONFUSION_PNG = "confusion_matrix.png"
 
 
 def run(config, strategy=None, log=print):
@@ -45,7 +48,8 @@ def make_trainer(config, phase="float", strategy=None, source=None):
 def _run_phases(config, strategy, log):
     wall_start = time.perf_counter()
     strategy = strategy or strategy_lib.create_strategy(config.runtime)
-    source = tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir)
+    source = tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir,
+                               holdout_seed=config.data.holdout_seed)
     summary = None  # the float phase's, holding the others under "phases"
     for name in phases_lib.enabled_phases(config):
         phase = phases_lib.create_phase(config, name)
@@ -53,7 +57,13 @@ def _run_phases(config, strategy, log):
             log(f"\n--- phase {name!r}: fine-tuning from phase {phase.previous!r} in {phase.model_dir}")
         phase_start = time.perf_counter()
         trainer = Trainer(phase.config, phase.build, strategy=strategy, source=source)
-        phase_summary = report.build_summary(trainer, name, _train_and_evaluate(trainer, log))
+        result = _train_and_evaluate(trainer, log)
+        phase_summary = report.build_summary(trainer, name, result)
+        if trainer.is_chief and result.get("confusion_matrix") is not None:
+            phase_summary["artifacts"]["confusion_matrix"] = files.atomic_write(
+                os.path.join(phase.model_dir, CONFUSION_PNG),
+                confusion.confusion_png(result["confusion_matrix"], source.class_names,
+                                        title=f"{phase.config.model.name} on {config.data.dataset} ({name} phase)"))
         if summary is None:
             summary = phase_summary
         else:
@@ -85,6 +95,7 @@ def _train_and_evaluate(trainer, log):
         raise ValueError(f"mode='eval' needs a checkpoint in {trainer.saver.directory}; none was found.")
     if config.mode in ("eval", "train_and_eval"):
         result["eval"] = trainer.evaluate(use_ema=True)
+        result["confusion_matrix"] = trainer.last_confusion_matrix
         if trainer.ema_model is not None:
             result["eval_raw_weights"] = trainer.evaluate(use_ema=False)
     return result

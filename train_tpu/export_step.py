@@ -4,7 +4,9 @@ The export model comes from the phase (``models.TrainingModels.export_model``:
 the EMA or raw float weights, the stripped pruned model, or the QAT model).
 Every artifact is checked by keras_mobile against Keras; the per-format
 figures (size, gzipped size, parity, eval top-1 of each TFLite model) go into
-``summary["export"]``. A failure is recorded there too, then raised as it
+``summary["export"]``. The dataset's class names travel with the models
+(``labels.txt``), and the report records the input preprocessing, which
+``python -m keras_mobile.predict`` reads. A failure is recorded there too, then raised as it
 came (an ``ExportError`` stays an ``ExportError``, with its traceback).
 """
 
@@ -16,6 +18,7 @@ import keras_mobile
 import tfds_configs
 from keras_mobile import compression
 from keras_mobile import tflite
+from keras_mobile.export import LABELS as EXPORT_LABELS
 from keras_mobile.export import REPORT as EXPORT_REPORT
 from train_tpu import files
 
@@ -33,7 +36,9 @@ def export(trainer, summary):
     try:
         report = keras_mobile.export_model(
             model, directory, formats=config.export.formats, resolution=trainer.resolution,
-            representative_data=images, sample_inputs=images[:16],
+            representative_data=images, sample_inputs=images[:16], labels=trainer.source.class_names,
+            preprocessing={"normalization": config.data.normalization, "resolution": trainer.resolution,
+                           "crop_fraction": trainer.source.config.crop_fraction},
         )
     except Exception as error:
         summary["export"] = {"error": f"{type(error).__name__}: {error}", "directory": directory}
@@ -46,6 +51,7 @@ def export(trainer, summary):
             for name, entry in report["formats"].items()
         },
         "report": os.path.join(directory, EXPORT_REPORT),
+        "labels": os.path.join(directory, EXPORT_LABELS),
     }
     for name, entry in report["formats"].items():
         path = os.path.join(directory, entry["path"])

@@ -25,12 +25,13 @@ def read_bytes(path):
 
 
 def atomic_write(path, text):
-    """Write ``text`` to ``path`` via a temporary file and a rename (no half-written file); returns ``path``."""
+    """Write ``text`` (str, or bytes) to ``path`` via a temporary file and a rename (no half-written file);
+    returns ``path``."""
     directory = os.path.dirname(path)
     if directory:
         tf.io.gfile.makedirs(directory)
     temp = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(temp, "w") as f:
+    with tf.io.gfile.GFile(temp, "wb" if isinstance(text, bytes) else "w") as f:
         f.write(text)
     tf.io.gfile.rename(temp, path, overwrite=True)
     return path

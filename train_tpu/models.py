@@ -8,14 +8,17 @@
 """
 
 import dataclasses
+import warnings
 from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
 
 import keras_mobile
+from keras_mobile.pretrained.legacy_h5 import NewClassifierWarning, classifier_layer
 from keras_mobile.registry import list_models
 from keras_mobile.validation import fail
 from train_tpu.backend import keras
+from train_tpu.config import ConfigError
 
 
 @dataclasses.dataclass
@@ -43,14 +46,29 @@ class TrainingModels:
     pruning_steps: Tuple = ()
     wrapped: bool = False
     reports_sparsity: bool = False
+    weights: Optional[dict] = None  # where the initial weights came from and which layers are new (summary.json)
 
 
 def build_model(config, num_classes, resolution, *, classifier_activation=None, sync_batch_norm=None, name=None):
-    """The configured keras_mobile model (logits by default).
+    """The configured keras_mobile model (logits by default), randomly initialised.
 
     ``model.width`` goes to the builder under its own argument name (the registry's ``width_arg``);
     ``model.sync_batch_norm`` (or ``sync_batch_norm``) and ``model.bn_momentum`` rewrite its BatchNorm layers.
     """
+    return _build(config, num_classes, resolution, None, classifier_activation, sync_batch_norm, name)[0]
+
+
+def build_pretrained_model(config, num_classes, resolution, name=None):
+    """``(model, report)``: the configured model (logits) with ``model.weights`` loaded ("imagenet" or a file).
+
+    ``report`` (for summary.json): the source and, when the checkpoint's classes differ from the
+    dataset's, the new classifier layer and its skipped weights; None without ``model.weights``. A file
+    that does not fit raises ``ConfigError`` naming ``model.weights``.
+    """
+    return _build(config, num_classes, resolution, config.model.weights or None, None, None, name)
+
+
+def _build(config, num_classes, resolution, weights, classifier_activation, sync_batch_norm, name):
     m = config.model
     kwargs = {
         "input_shape": (resolution, resolution, 3),
@@ -61,15 +79,39 @@ def build_model(config, num_classes, resolution, *, classifier_activation=None, 
     }
     if m.dropout_rate is not None:
         kwargs["dropout_rate"] = m.dropout_rate
-    if m.weights:
-        kwargs["weights"] = m.weights
     if name:
         kwargs["name"] = name
-    model = keras_mobile.create_model(m.name, **kwargs)
+    model, report = (keras_mobile.create_model(m.name, **kwargs), None) if weights is None else \
+        _load_pretrained(m.name, weights, kwargs)
     synchronized = m.sync_batch_norm if sync_batch_norm is None else sync_batch_norm
     if synchronized or m.bn_momentum is not None:
         model = rewrite_batch_norm(model, synchronized, m.bn_momentum)
-    return model
+    return model, report
+
+
+def _load_pretrained(model_name, weights, kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NewClassifierWarning)
+        try:
+            model = keras_mobile.create_model(model_name, weights=weights, **kwargs)
+        except ValueError as error:
+            raise ConfigError(f"model.weights={weights!r} cannot be loaded: {error}") from error
+    new = [w.message for w in caught if isinstance(w.message, NewClassifierWarning)]
+    for w in caught:  # anything else goes on as it came
+        if not isinstance(w.message, NewClassifierWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    report = {"source": weights, "new_layers": [], "skipped_weights": []}
+    if new:
+        report["new_layers"] = [new[0].layer]
+        report["skipped_weights"] = [{"name": n, "model_shape": list(ms), "file_shape": list(fs)}
+                                     for n, ms, fs in new[0].weights]
+        report["message"] = str(new[0])
+    return model, report
+
+
+def classifier(model):
+    """The model's classifier layer (its last layer with weights): what trains while the backbone is frozen."""
+    return classifier_layer(model)
 
 
 def rewrite_batch_norm(model, synchronized, momentum):

@@ -16,7 +16,7 @@ the phase it was in, and finished phases are not trained again.
 What a compression phase changes in the config (``phase_config``):
 
 * ``train.epochs`` = the phase's epochs; peak lr = the phase's lr, cosine decay
-  to 0 without warmup; no EMA (it would average pruned weights back to
+  to 0 without warmup, the same for every layer (no frozen epochs, no backbone multiplier); no EMA (it would average pruned weights back to
   non-zero and lag the fake-quant ranges);
 * float32 and no XLA: TF-MOT's wrappers (mask updates through ``merge_call``,
   fake-quant ops) are float32 and run outside XLA;
@@ -70,8 +70,9 @@ def phase_config(config, name):
     tree = config.to_dict()
     tree["model_dir"] = phase_dir(config.model_dir, name)
     tree["model"]["weights"] = ""  # the weights come from the previous phase
-    tree["train"].update(epochs=section.epochs, train_steps=None, ema_decay=0.0)
-    tree["optimizer"].update(lr=section.lr or config.optimizer.lr / DEFAULT_LR_DIVISOR[name])
+    tree["train"].update(epochs=section.epochs, train_steps=None, ema_decay=0.0, freeze_backbone_epochs=0.0)
+    tree["optimizer"].update(lr=section.lr or config.optimizer.lr / DEFAULT_LR_DIVISOR[name],
+                             backbone_lr_multiplier=1.0)
     tree["schedule"].update(name="cosine", warmup_epochs=0.0, min_lr_ratio=0.0)
     tree["runtime"].update(mixed_precision="float32", xla=False)
     if section.distill_from_float:
@@ -145,7 +146,7 @@ class FloatPhase(Phase):
 
     def build(self, num_classes, resolution, total_steps, steps_per_epoch):
         config = self.config
-        model = models_lib.build_model(config, num_classes, resolution)
+        model, weights_report = models_lib.build_pretrained_model(config, num_classes, resolution)
         ema = None
         if config.train.ema_decay:
             ema = models_lib.build_model(config, num_classes, resolution, name="ema")
@@ -156,7 +157,7 @@ class FloatPhase(Phase):
 
         return models_lib.TrainingModels(
             train_model=model, checkpoint_model=model, export_model=export_model, ema_model=ema,
-            teacher=self._configured_teacher(num_classes, resolution),
+            teacher=self._configured_teacher(num_classes, resolution), weights=weights_report,
         )
 
     def final_model(self, num_classes, resolution, classifier_activation="softmax"):

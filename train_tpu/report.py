@@ -11,6 +11,7 @@ import platform
 import tensorflow as tf
 
 import keras_mobile
+from train_tpu import confusion
 
 
 def build_summary(trainer, phase_name, result):
@@ -30,6 +31,8 @@ def build_summary(trainer, phase_name, result):
         "precision": trainer.precision,
         "ema": bool(trainer.ema_model is not None),
         "distillation_teacher": config.distill.teacher or None,
+        "weights": trainer.models.weights,
+        "frozen_backbone_steps": trainer.freeze_steps or None,
         "params": int(model.count_params()),
         "trainable_params": int(sum(int(tf.size(v)) for v in model.trainable_variables)),
         "mult_adds": None,
@@ -43,9 +46,13 @@ def build_summary(trainer, phase_name, result):
         },
         "host": {"python": platform.python_version(), "tensorflow": tf.__version__, "cpus": os.cpu_count()},
     }
+    if trainer.source.eval_note:
+        summary["eval_split"] = trainer.source.eval_note
     if "eval" in result:
         summary["metrics"] = {f"eval_{k}": v for k, v in result["eval"].items()}
         summary["metrics"]["eval_weights"] = "ema" if trainer.ema_model is not None else "raw"
+    if result.get("confusion_matrix") is not None:
+        summary["per_class"] = confusion.per_class_accuracy(result["confusion_matrix"], trainer.source.class_names)
     if "eval_raw_weights" in result:
         summary["metrics"].update({f"eval_raw_{k}": v for k, v in result["eval_raw_weights"].items()
                                    if k != "examples"})
@@ -96,6 +103,17 @@ def format_summary(summary):
                     extra += f", eval top1 {entry['eval_top1']:.4f}"
                 lines.append(f"  export {name}: {entry['path']} max|diff| {entry['max_abs_diff']:.2e}, top-1 agreement "
                              f"{entry['top1_agreement']:.3f}{extra}")
+    weights = summary.get("weights")
+    if weights:
+        new = weights.get("new_layers")
+        lines.append(f"  initial weights: {weights['source']}" + (f" (new classifier: {', '.join(new)})" if new else ""))
+    per_class = (summary.get("per_class") or {}).get("accuracy")
+    if per_class:
+        known = {k: v for k, v in per_class.items() if v is not None}
+        worst = sorted(known, key=known.get)[:3]
+        lines.append("  per-class top-1: lowest " + ", ".join(f"{k} {known[k]:.3f}" for k in worst)
+                     + (f"; confusion matrix {summary['artifacts']['confusion_matrix']}"
+                        if "confusion_matrix" in summary["artifacts"] else ""))
     lines.append(f"  wall time {summary.get('wall_seconds', 0):.1f} s; artifacts in {summary['artifacts']['model_dir']}")
     lines.append("=" * 72)
     return "\n".join(lines)

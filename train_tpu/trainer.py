@@ -12,6 +12,19 @@ Loss scaling under distribution: each replica computes
 ``sum(per-example loss) / global_batch`` (+ regulariser / num_replicas), so the
 gradients the optimizer sums over replicas are those of the global-batch mean.
 
+Transfer learning: for the first ``train.freeze_backbone_epochs`` only the
+classifier (the model's last layer with weights) trains; every other layer is
+frozen (``trainable=False``, so its BatchNorm runs in inference mode and keeps
+its statistics). Afterwards everything trains, the backbone's updates scaled by
+``optimizer.backbone_lr_multiplier`` (the optimizer's step is taken, then each
+backbone variable moves ``multiplier`` times its step: the learning rate times
+the multiplier for SGD, RMSProp, Adam and AdamW alike, weight decay included).
+Frozen and unfrozen steps are two traced functions; an execution never spans
+the switch.
+
+Evaluation also sums a confusion matrix (``last_confusion_matrix``, rows: true
+class, columns: predicted), from which the summary takes per-class accuracy.
+
 Input-pipeline state: epoch ``e`` reads the training split with seed
 ``seed * 10007 + e`` (deterministic shuffles and augmentation per epoch); a
 resumed run re-creates the epoch of its saved step and skips the batches that
@@ -33,6 +46,7 @@ from tensorflow.core.framework import summary_pb2
 import tfds_configs
 from keras_mobile.validation import fail
 from train_tpu import checkpoints as ckpt_lib
+from train_tpu import models as models_lib
 from train_tpu.backend import keras
 from train_tpu import optimizers as opt_lib
 from train_tpu import strategy as strategy_lib
@@ -71,7 +85,8 @@ class Trainer:
         self.is_chief, task_type, task_id = strategy_lib.task_info(self.strategy)
         self.precision = strategy_lib.compute_dtype(config.runtime, self.strategy)
         strategy_lib.set_precision(self.precision)
-        self.source = source or tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir)
+        self.source = source or tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir,
+                                                  holdout_seed=config.data.holdout_seed)
         dataset = self.source.config
         self.num_classes = dataset.num_classes
         self.resolution = config.model.resolution or dataset.train_resolution
@@ -83,6 +98,8 @@ class Trainer:
         self.steps_per_epoch = max(self.num_train_examples // self.global_batch, 1)
         t = config.train
         self.total_steps = t.train_steps or max(int(math.ceil(t.epochs * self.steps_per_epoch)), 1)
+        self.freeze_steps = min(int(round(t.freeze_backbone_epochs * self.steps_per_epoch)), self.total_steps)
+        self.backbone_lr_multiplier = config.optimizer.backbone_lr_multiplier
         self.one_hot = bool(config.data.mixup_alpha or config.data.cutmix_alpha)
         tf.random.set_seed(t.seed)
         keras.utils.set_random_seed(t.seed)
@@ -100,7 +117,12 @@ class Trainer:
             self.base_optimizer = self.optimizer
             if self.precision == "float16":
                 self.optimizer = keras.mixed_precision.LossScaleOptimizer(self.optimizer)
-            self.base_optimizer.build(self.model.trainable_variables)
+            self.base_optimizer.build(self.model.trainable_variables)  # every variable, frozen or not
+            self.head_layer = models_lib.classifier(self.model)
+            # paired now: model.weights lists trainable variables first, so its order changes while frozen
+            self._ema_pairs = list(zip(self.ema_model.weights, self.model.weights)) if self.ema_model is not None else []
+            head = {id(v) for v in self.head_layer.trainable_variables}
+            self.backbone_variables = [v for v in self.model.trainable_variables if id(v) not in head]
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.l2_vars = []
@@ -114,9 +136,10 @@ class Trainer:
             self.checkpoint, config.model_dir, self.step, keep=t.keep_checkpoints, is_chief=self.is_chief,
             task_type=task_type, task_id=task_id,
         )
-        self._train_fn = None
+        self._train_fns = {}  # frozen backbone (bool) -> traced train function
         self._eval_fns = {}
         self._writers = {}
+        self.last_confusion_matrix = None
 
     # ----------------------------------------------------------------- data
     def train_dataset(self, epoch, skip_steps=0):
@@ -126,6 +149,7 @@ class Trainer:
             ds = tfds_configs.train_input(
                 self.source, global_batch_size=self.global_batch, image_size=self.resolution,
                 input_context=context, normalization=c.data.normalization, one_hot=self.one_hot,
+                crop_area_range=c.data.crop_area_range, crop_aspect_ratio_range=c.data.crop_aspect_ratio_range,
                 randaugment_num_ops=c.data.randaugment_num_ops, randaugment_factor=c.data.randaugment_factor,
                 mixup_alpha=c.data.mixup_alpha, cutmix_alpha=c.data.cutmix_alpha,
                 seed=c.train.seed * 10007 + epoch, deterministic=c.train.deterministic,
@@ -155,7 +179,7 @@ class Trainer:
     def _replica_step(self, images, labels):
         c = self.config
         replicas = self.strategy.num_replicas_in_sync
-        trainable = self.model.trainable_variables
+        trainable = self.model.trainable_variables  # the classifier's only while the backbone is frozen
 
         def forward():
             with tf.GradientTape() as tape:
@@ -198,12 +222,36 @@ class Trainer:
         def update(ema_var, var):
             return ema_var.assign(decay * ema_var + (1.0 - decay) * tf.cast(var, ema_var.dtype))
 
-        for ema_var, var in zip(self.ema_model.weights, self.model.weights):
+        for ema_var, var in self._ema_pairs:
             self.strategy.extended.update(ema_var, update, args=(var,), group=False)
 
-    def _make_train_fn(self):
+    def _set_backbone_frozen(self, frozen):
+        """Every layer but the classifier trainable (False) or not (True: BatchNorm then runs in inference mode)."""
+        for layer in self.model.layers:
+            if layer is not self.head_layer and layer.weights:
+                layer.trainable = not frozen
+
+    def _train_fn(self, frozen):
+        """The traced training function for a frozen or trainable backbone (traced with the layers set so)."""
+        self._set_backbone_frozen(frozen)  # before every call: a retrace must see the same layers
+        if frozen not in self._train_fns:
+            self._train_fns[frozen] = self._make_train_fn(frozen)
+        return self._train_fns[frozen]
+
+    def _scale_backbone_updates(self, before):
+        """Move each backbone variable ``backbone_lr_multiplier`` times the step the optimizer just took."""
+        m = self.backbone_lr_multiplier
+
+        def scale(variable, old):
+            return variable.assign(old + m * (variable - old))
+
+        for variable, old in zip(self.backbone_variables, before):
+            self.strategy.extended.update(variable, scale, args=(old,), group=False)
+
+    def _make_train_fn(self, frozen=False):
         strategy = self.strategy
         sum_ = tf.distribute.ReduceOp.SUM
+        scale_backbone = not frozen and self.backbone_lr_multiplier != 1.0
 
         @tf.function
         def train_steps(iterator, num_steps):
@@ -213,7 +261,10 @@ class Trainer:
                 images, labels = next(iterator)
                 for pruning_step in self.pruning_steps:  # what TF-MOT's UpdatePruningStep callback does in fit()
                     pruning_step.assign(self.step)
+                before = [tf.identity(v) for v in self.backbone_variables] if scale_backbone else None
                 loss, correct = strategy.run(self._replica_step, args=(images, labels))
+                if scale_backbone:
+                    self._scale_backbone_updates(before)
                 loss_sum += strategy.reduce(sum_, loss, axis=None)
                 correct_sum += strategy.reduce(sum_, correct, axis=None)
                 if self.ema_model is not None:
@@ -237,11 +288,14 @@ class Trainer:
             top1 = tf.reduce_sum(tf.cast(tf.nn.in_top_k(labels, logits, 1), tf.float32))
             topk = tf.reduce_sum(tf.cast(tf.nn.in_top_k(labels, logits, k), tf.float32))
             count = tf.cast(tf.shape(labels)[0], tf.float32)
-            return tf.stack([loss, top1, topk, count])
+            confusion = tf.math.confusion_matrix(labels, tf.argmax(logits, -1, output_type=tf.int32),
+                                                 num_classes=self.num_classes, dtype=tf.float32)
+            return tf.stack([loss, top1, topk, count]), confusion
 
         @tf.function(reduce_retracing=True)
         def eval_step(images, labels):
-            return strategy.reduce(sum_, strategy.run(replica, args=(images, labels)), axis=None)
+            totals, confusion = strategy.run(replica, args=(images, labels))
+            return strategy.reduce(sum_, totals, axis=None), strategy.reduce(sum_, confusion, axis=None)
 
         return eval_step
 
@@ -252,9 +306,8 @@ class Trainer:
 
     def run_steps(self, iterator, num_steps=1):
         """Run ``num_steps`` training steps from a distributed iterator; returns (mean loss, batch top-1)."""
-        if self._train_fn is None:
-            self._train_fn = self._make_train_fn()
-        loss, accuracy = self._train_fn(iterator, tf.constant(num_steps, tf.int32))
+        frozen = int(self.step.numpy()) < self.freeze_steps
+        loss, accuracy = self._train_fn(frozen)(iterator, tf.constant(num_steps, tf.int32))
         return float(loss), float(accuracy)
 
     def restore(self):
@@ -281,13 +334,13 @@ class Trainer:
         c = self.config.train
         start_step = self.restore()
         step = start_step
-        if self._train_fn is None:
-            self._train_fn = self._make_train_fn()
         writer = self._writer("train")
         progbar = keras.utils.Progbar(self.total_steps, stateful_metrics=["loss", "top1", "lr", "img/s"],
                                       verbose=1 if self.is_chief else 0, unit_name="step")
         if start_step and self.is_chief:
             log(f"Resuming from {self.saver.latest} at step {start_step} (epoch {start_step // self.steps_per_epoch}).")
+        if self.freeze_steps > start_step and self.is_chief:
+            log(f"Backbone frozen for the first {self.freeze_steps} steps: only '{self.head_layer.name}' trains.")
         ckpt_every = c.checkpoint_every_steps or self.steps_per_epoch
         eval_every = c.eval_every_epochs * self.steps_per_epoch if c.eval_every_epochs else 0
         images_seen, train_seconds, loss, accuracy = 0, 0.0, float("nan"), float("nan")
@@ -300,8 +353,11 @@ class Trainer:
                         ckpt_every - step % ckpt_every)
                 if eval_every:
                     n = min(n, eval_every - step % eval_every)
+                frozen = step < self.freeze_steps
+                if frozen:  # an execution never spans the unfreezing
+                    n = min(n, self.freeze_steps - step)
                 start = time.perf_counter()
-                loss_t, acc_t = self._train_fn(iterator, tf.constant(n, tf.int32))
+                loss_t, acc_t = self._train_fn(frozen)(iterator, tf.constant(n, tf.int32))
                 loss, accuracy = float(loss_t), float(acc_t)
                 seconds = time.perf_counter() - start
                 step += n
@@ -331,8 +387,10 @@ class Trainer:
                     if self.is_chief:
                         log(f"\nstep {step}: eval " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         writer.flush()
+        self._set_backbone_frozen(False)
         return {
             "start_step": start_step,
+            "frozen_backbone_steps": self.freeze_steps,
             "final_step": step,
             "steps_per_epoch": self.steps_per_epoch,
             "epochs": step / self.steps_per_epoch,
@@ -350,8 +408,12 @@ class Trainer:
             self._eval_fns[key] = self._make_eval_fn(model)
         fn = self._eval_fns[key]
         totals = np.zeros(4)
+        confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
         for images, labels in self.eval_dataset():
-            totals += fn(images, labels).numpy()
+            batch_totals, batch_confusion = fn(images, labels)
+            totals += batch_totals.numpy()
+            confusion += np.rint(batch_confusion.numpy()).astype(np.int64)
+        self.last_confusion_matrix = confusion
         loss, top1, topk, count = totals
         metrics = {"top1": top1 / count, f"top{min(5, self.num_classes)}": topk / count, "loss": loss / count,
                    "examples": int(count)}

@@ -37,7 +37,7 @@ from typing import Optional
 
 from keras_mobile.backend import keras
 from keras_mobile.pretrained import legacy_h5
-from keras_mobile.validation import check_choice, fail
+from keras_mobile.validation import check_choice, check_int, fail
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 FAMILIES = ("mobilenet", "mobilenet_v2", "mobilenet_v3", "xception")
@@ -218,6 +218,8 @@ def load_imagenet(model, imagenet, include_top=True, classes=IMAGENET_CLASSES):
     """Load the keras.applications ImageNet file for ``imagenet`` (an ``ImagenetFile``) into ``model``.
 
     Returns the ``legacy_h5.LoadReport`` (file layer -> model layer pairs, skipped trailing file layers).
+    With ``include_top`` and ``classes`` other than 1000, every layer but the classifier is loaded from the
+    with-top file and the classifier is new (a ``legacy_h5.NewClassifierWarning`` lists its skipped weights).
     """
     if imagenet is None:
         raise ValueError(
@@ -225,8 +227,11 @@ def load_imagenet(model, imagenet, include_top=True, classes=IMAGENET_CLASSES):
             "files for MobileNet, MobileNetV2, MobileNetV3 and Xception); accepted values: None or the path of a "
             "local weights file (.weights.h5 or .h5)."
         )
-    published = published_file(imagenet, tuple(model.inputs[0].shape)[1:], include_top, classes)
+    new_classifier = include_top and classes != IMAGENET_CLASSES
+    check_int("classes", classes, minimum=1)
+    published = published_file(imagenet, tuple(model.inputs[0].shape)[1:], include_top)
     path = fetch(published)
     source = f"weights='imagenet' ({path})"
     hint = f"if the file is not the one published at {published.url}, delete it to download it again"
-    return legacy_h5.load_by_position(model, legacy_h5.read_layers(path, source, hint), source=source, hint=hint)
+    return legacy_h5.load_by_position(model, legacy_h5.read_layers(path, source, hint), source=source, hint=hint,
+                                      new_classifier=new_classifier)

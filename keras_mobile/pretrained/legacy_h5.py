@@ -43,11 +43,13 @@ class FileLayer:
 
 @dataclasses.dataclass(frozen=True)
 class LoadReport:
-    """What ``load_by_position`` did: ``loaded`` (file layer, model layer) name pairs in order, and the
-    file's trailing layers with weights that the model has no counterpart for (``skipped``)."""
+    """What ``load_by_position`` did: ``loaded`` (file layer, model layer) name pairs in order, the
+    file's trailing layers with weights that the model has no counterpart for (``skipped``), and the model's
+    layers left as initialised because their classes differ from the file's (``new``: the classifier)."""
 
     loaded: Tuple[Tuple[str, str], ...]
     skipped: Tuple[str, ...]
+    new: Tuple[str, ...] = ()
 
 
 def _decode(value):
@@ -119,14 +121,50 @@ def legacy_variables(layer):
     return list(layer.trainable_weights) + list(layer.non_trainable_weights)
 
 
-def load_by_position(model, file_layers, source, hint=""):
+def classifier_layer(model):
+    """The model's classifier: its last layer with weights (``logits`` Dense or ``logits_conv``)."""
+    return [layer for layer in model.layers if layer.weights][-1]
+
+
+def differs_in_classes_only(model_shapes, file_shapes):
+    """Whether two weight-shape lists differ only in their last axis (the class axis of a kernel and bias)."""
+    return (len(model_shapes) == len(file_shapes) and model_shapes != file_shapes
+            and all(len(a) == len(b) and a[:-1] == b[:-1] for a, b in zip(model_shapes, file_shapes)))
+
+
+class NewClassifierWarning(UserWarning):
+    """The weights fit every layer but the classifier, whose number of classes differs: the classifier keeps
+    its fresh initialisation (transfer learning). ``layer``: its name; ``weights``: ``(name, model shape, file
+    shape)`` per skipped weight."""
+
+    def __init__(self, source, model_name, layer, weights):
+        self.layer = layer
+        self.weights = tuple(weights)
+        listed = ", ".join(f"{n} {m} (file {f})" for n, m, f in self.weights)
+        super().__init__(f"{source}: loaded into every layer of model '{model_name}' but its classifier "
+                         f"'{layer}', whose classes differ from the file's; it is newly initialised. Skipped: {listed}.")
+
+
+def new_classifier_warning(source, model, layer, file_shapes):
+    """The ``NewClassifierWarning`` for ``layer`` of ``model`` (its shapes vs ``file_shapes``)."""
+    weights = [(w.path if hasattr(w, "path") else w.name, tuple(w.shape), f)
+               for w, f in zip(legacy_variables(layer), file_shapes)]
+    return NewClassifierWarning(source, model.name, layer.name, weights)
+
+
+def load_by_position(model, file_layers, source, hint="", new_classifier=False):
     """Assign ``file_layers`` (``read_layers``) to ``model``'s layers that have weights, in order.
 
     The file may have more layers with weights than the model (a prefix model: ``features_only``, or a
     with-top file for an ``include_top=False`` model); those trailing layers are skipped and returned in
     the report. Every shape is checked before anything is assigned: a ``ValueError`` (starting with
     ``source``, ending with ``hint``) names the model's layer, the file's layer and both shapes.
+    With ``new_classifier``, the model's classifier (``classifier_layer``) may differ from its file
+    counterpart in the number of classes only: it is then left as initialised, and a
+    ``NewClassifierWarning`` is issued (``LoadReport.new``).
     """
+    import warnings
+
     ours = [layer for layer in model.layers if layer.weights]
     hint = f" ({hint})" if hint else ""
     if len(file_layers) < len(ours):
@@ -136,22 +174,32 @@ def load_by_position(model, file_layers, source, hint=""):
             f"model {len(ours)}; layer '{missing.name}' (weight shapes "
             f"{[tuple(v.shape) for v in legacy_variables(missing)]}) has no counterpart in the file{hint}."
         )
+    new = None
     for index, (layer, file_layer) in enumerate(zip(ours, file_layers), start=1):
         expected = [tuple(v.shape) for v in legacy_variables(layer)]
         if expected != file_layer.shapes:
+            if new_classifier and layer is ours[-1] and differs_in_classes_only(expected, file_layer.shapes):
+                new = new_classifier_warning(source, model, layer, file_layer.shapes)
+                continue
             raise ValueError(
                 f"{source} does not fit model '{model.name}': layer '{layer.name}' has weight shapes {expected} in "
                 f"the model but {file_layer.shapes} in the file (its layer '{file_layer.name}', number {index} of the "
                 f"file's {len(file_layers)} layers with weights, matched by position){hint}."
             )
     for layer, file_layer in zip(ours, file_layers):
+        if new is not None and layer.name == new.layer:
+            continue
         for variable, value in zip(legacy_variables(layer), file_layer.arrays):
             variable.assign(value)
     report = LoadReport(
-        loaded=tuple((f.name, layer.name) for layer, f in zip(ours, file_layers)),
+        loaded=tuple((f.name, layer.name) for layer, f in zip(ours, file_layers)
+                     if new is None or layer.name != new.layer),
         skipped=tuple(f.name for f in file_layers[len(ours):]),
+        new=(new.layer,) if new is not None else (),
     )
     if report.skipped:
         _LOG.info("%s: model '%s' has no counterpart for the file's last %d layers with weights, skipped: %s",
                   source, model.name, len(report.skipped), ", ".join(report.skipped))
+    if new is not None:
+        warnings.warn(new, stacklevel=3)
     return report

@@ -52,7 +52,17 @@ def test_defaults_then_preset_then_file_then_overrides(tmp_path):
         ("mode=fit", "mode='fit' is not supported; accepted values: ['train', 'eval', 'train_and_eval']."),
         ("runtime.strategy=gpu", "runtime.strategy='gpu' is not supported; accepted values: ['auto', 'tpu',"),
         ("model.name=resnet50", "model.name='resnet50' is not supported; accepted values: ["),
-        ("data.dataset=mnist", "data.dataset='mnist' is not supported; accepted values: ["),
+        ("data.dataset=mnist", "data.dataset='mnist' is not supported; accepted values: a registered dataset (cifar10,"),
+        ("data.dataset='folder:'", "data.dataset='folder:' is not supported; accepted values: a registered dataset ("),
+        ("model.weights=/no/such.weights.h5", "model.weights='/no/such.weights.h5' is not supported; accepted values: "
+                                              "'' (random initialisation), 'imagenet' or the path of an existing"),
+        ("train.freeze_backbone_epochs=1", "train.freeze_backbone_epochs=1.0 is not supported; accepted values: 0 "
+                                           "while model.weights is ''"),
+        ("data.crop_area_range=[0.5,0.2]", "data.crop_area_range=[0.5, 0.2] is not supported; accepted values: a "
+                                           "(min, max) pair of numbers with min <= max, each in (0, 1]."),
+        ("data.crop_area_range=0.1", "data.crop_area_range=0.1 is not supported; accepted values: a (min, max) pair"),
+        ("optimizer.backbone_lr_multiplier=0", "optimizer.backbone_lr_multiplier=0.0 is not supported; accepted "
+                                               "values: a number > 0."),
         ("export.formats=[savedmodel,coreml]", "export.formats=['savedmodel', 'coreml'] is not supported; accepted "
                                                "values: a list of items from ['savedmodel',"),
         ("optimizer=0.1", "config key 'optimizer' (from overrides) is a section"),
@@ -107,6 +117,14 @@ def test_flags_map_to_overrides(tmp_path):
     assert config.train.batch_size == 64 and config.model.width == 0.75 and config.optimizer.lr == 0.01
     assert config.export.formats == ("savedmodel",) and config.mode == "eval" and config.runtime.tpu == "local"
     assert config.model.name == "mobilenetv3_small_100" and config.model_dir == str(tmp_path)
+    weights = tmp_path / "start.weights.h5"
+    weights.write_bytes(b"")
+    config = config_from_argv(["train_tpu", "--experiment=finetune", f"--dataset=folder:{tmp_path}",
+                               f"--weights={weights}", "--freeze_backbone_epochs=3", "--backbone_lr_multiplier=0.2",
+                               "--set", "data.crop_area_range=0.3,1"])
+    assert (config.data.dataset, config.model.weights) == (f"folder:{tmp_path}", str(weights))
+    assert (config.train.freeze_backbone_epochs, config.optimizer.backbone_lr_multiplier) == (3.0, 0.2)
+    assert config.data.crop_area_range == (0.3, 1.0) and config.model.name == "mobilenetv2_100"
 
 
 # Every key that carried a range or a choice when they lived in tables keyed by dotted strings (_RANGES,
