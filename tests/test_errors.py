@@ -28,8 +28,8 @@ from helpers import keras
         (keras_mobile.MobileNetV2, {"classifier_activation": "softmaxx"}, r"classifier_activation='softmaxx'"),
         (keras_mobile.MobileNetV2, {"alpha": 1.3, "input_shape": (96, 96, 3), "weights": "imagenet"},
          r"input_shape=\(96, 96, 3\) is not supported; accepted values: \[\(224, 224, 3\)\] for alpha=1.3"),
-        (keras_mobile.MobileNetV2, {"classes": 10, "weights": "imagenet"},
-         r"classes=10 is not supported; accepted values: 1000 when include_top=True"),
+        (keras_mobile.MobileNetV2, {"classes": 0, "weights": "imagenet"},  # (other classes: a new classifier)
+         r"classes=0 is not supported; accepted values: an integer >= 1"),
         (keras_mobile.MobileNetV3Small, {"alpha": 0.75, "minimalistic": True, "weights": "imagenet"},
          r"alpha=0.75 is not supported; accepted values: \[1.0\] and minimalistic=True with weights='imagenet'"),
         (keras_mobile.MobileNet, {"depth_multiplier": 2, "weights": "imagenet"},
