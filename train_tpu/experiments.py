@@ -78,7 +78,7 @@ _PRESETS = [
             "a milder crop than ImageNet's (area 0.25-1). Pass --dataset=folder:PATH (and --weights)."
         ),
         overrides={
-            "model": {"name": "mobilenetv2_100", "weights": "imagenet", "dropout_rate": 0.2},
+            "model": {"name": "mobilenetv2_100", "weights": "imagenet", "dropout_rate": 0.2, "bn_momentum": 0.99},
             "data": {"crop_area_range": [0.25, 1.0], "randaugment_num_ops": 0, "mixup_alpha": 0.0,
                      "cutmix_alpha": 0.0},
             "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0,
