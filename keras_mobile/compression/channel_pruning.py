@@ -10,7 +10,7 @@ package's ``ChannelSplit`` / ``ChannelShuffle``. The returned model is a new fun
 same layer names, built from the layers' configs with fewer filters / units, holding the surviving
 weights of ``model`` (BatchNormalization keeps its moving statistics); ``model`` is not changed.
 
-How: ``channel_groups.ChannelGraph`` finds which channels must go together (residual adds, SE gates,
+How: ``channel_graph.ChannelGraph`` finds which channels must go together (residual adds, SE gates,
 depthwise convs, concatenations, splits, shuffles, grouped convs) and which cannot go (the model's
 input and output channels, layers it cannot see through, ``skip_layers``). Each segment's channels are
 ranked by the criterion (``channel_importance``); a global threshold then removes the least important
@@ -31,7 +31,7 @@ import numpy as np
 
 from keras_mobile.backend import keras
 from keras_mobile.compression import channel_importance
-from keras_mobile.compression.channel_groups import (
+from keras_mobile.compression.channel_graph import (
     COUNTED,
     ChannelGraph,
     check_functional,
@@ -70,6 +70,7 @@ def prune_channels(model, mac_reduction=0.3, criterion="l1", round_to=8, skip_la
     Returns the pruned model, or ``(pruned model, report)`` with ``return_report``.
     """
     check_functional(model, "prune_channels")
+    _check_fixed_resolution(model)
     mac_reduction = check_number("mac_reduction", mac_reduction, 0.0, 1.0, low_open=True, high_open=True)
     criterion = check_choice("criterion", criterion, CRITERIA)
     round_to = check_int("round_to", round_to, minimum=1)
@@ -81,7 +82,7 @@ def prune_channels(model, mac_reduction=0.3, criterion="l1", round_to=8, skip_la
     graph = ChannelGraph(model, skip_layers)
     scores, used = _scores(graph, criterion, data, data_batches)
     plan = _plan(graph, scores, used, mac_reduction, round_to, criterion)
-    pruned = rebuild(graph, plan.keep)
+    pruned = _rebuild(graph, plan.keep)
     report = _report(graph, plan, pruned, criterion, mac_reduction, round_to)
     return (pruned, report) if return_report else pruned
 
@@ -103,6 +104,13 @@ def channel_groups(model, round_to=8, skip_layers=()):
         rows.append(ChannelGroup(segment.name, segment.layers, segment.channels, segment.channels, status, reason))
     rows += _fixed_rows(graph)
     return tuple(rows)
+
+
+def _check_fixed_resolution(model):
+    for tensor in model.inputs:
+        if any(d is None for d in tuple(tensor.shape)[1:]):
+            fail("model", f"{model.name} with input shape {tuple(tensor.shape)}",
+                 "a model built at a fixed resolution, e.g. input_shape=(224, 224, 3) (Mult-Adds depend on it)")
 
 
 def _check_skip_layers(model, skip_layers):
@@ -305,6 +313,7 @@ def max_mac_reduction(model, round_to=8, skip_layers=()):
     (every prunable group at its smallest allowed size). Cheap: no model is built; use it to check a
     target before training."""
     check_functional(model, "max_mac_reduction")
+    _check_fixed_resolution(model)
     round_to = check_int("round_to", round_to, minimum=1)
     graph = ChannelGraph(model, _check_skip_layers(model, skip_layers))
     return _Planner(graph, np.zeros(graph.num_classes), round_to, normalize=False).most()
@@ -337,7 +346,7 @@ def _plan(graph, scores, used, mac_reduction, round_to, criterion):
 
 
 # --------------------------------------------------------------------------- rebuild
-def rebuild(graph, keep):
+def _rebuild(graph, keep):
     """A new functional model of ``graph.model``'s layers with only the channels of classes ``keep``,
     holding the surviving weights."""
     counts = graph.counts(keep)

@@ -278,3 +278,11 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_a_model_that_is_no_functional_model_gets_a_type_error():
     with pytest.raises(TypeError, match="prune_channels: model must be a functional"):
         compression.prune_channels(object())
+
+
+def test_a_model_of_any_resolution_is_refused_before_anything_is_counted():
+    model = create_model("mobilenetv2_035", classes=10)  # input_shape (None, None, 3)
+    with pytest.raises(ValueError, match=r"model='mobilenetv2_0.35 with input shape \(None, None, None, 3\)' is not "
+                                         r"supported; accepted values: a model built at a fixed resolution"):
+        compression.prune_channels(model)
+    assert compression.channel_groups(model)  # the groups do not depend on the resolution

@@ -8,10 +8,11 @@ Every channel of every tensor is an *atom*. Walking the graph once, each layer t
 * ``Add`` / ``Multiply`` / ``Subtract`` / ``Average`` / ``Maximum`` / ``Minimum`` unite channel ``i`` of
   every input (residuals, squeeze-excite gates, hard-swish);
 * ``Concatenate`` (channel axis) lays its inputs' atoms side by side and ``ChannelSplit`` slices them;
-* ``ChannelShuffle(G)`` on ``C = G * m`` channels permutes them, and ties whichever of its two
-  valid patterns is finer, so that the smaller layer is still a channel shuffle: the ``m`` channels of
-  each of the ``G`` blocks (removing whole blocks, ``G`` shrinks) when ``m < G`` (ShuffleNetV1's
-  megvii shuffle), else channel ``j`` of every block (``G`` stays; ShuffleNetV2's two halves);
+* ``ChannelShuffle(G)`` on ``C = G * m`` channels permutes them, and ties one of its two valid
+  patterns, so that the smaller layer is still a channel shuffle: the ``m`` channels of each of the
+  ``G`` blocks (whole blocks go, ``G`` shrinks) when ``m < G`` or when the shuffle feeds an ``m``-group
+  conv, which then sees each block as one channel per group (ShuffleNetV1's megvii shuffle); else
+  channel ``j`` of every block (``G`` stays; ShuffleNetV2's two halves);
 * anything else (Flatten, Reshape, Lambda, softmax, depth multipliers > 1, unknown layers) fixes its
   input and output channels.
 
@@ -239,6 +240,10 @@ class ChannelGraph:
         self.model = model
         self.nodes = graph_nodes(model)
         self.node = {node.name: node for node in self.nodes}
+        self._readers = {}
+        for node in self.nodes:
+            for key in node.inputs:
+                self._readers.setdefault(key, []).append(node)
         self.shapes = {}
         self.shuffle_mode = {}
         self.constraints = []
@@ -315,10 +320,22 @@ class ChannelGraph:
             return [self._produce(node, ins, config)]
         return self._fixed_layer(node, ins, "is not channel-aware")
 
+    def _feeds_grouped_conv(self, key, groups):
+        """True if tensor ``key`` reaches a ``Conv2D(groups=groups)`` through per-channel layers only."""
+        for node in self._readers.get(key, ()):
+            if node.kind == "Conv2D" and int(node.layer.get_config().get("groups", 1) or 1) == groups:
+                return True
+            if (node.kind in PASS_THROUGH or node.kind == "DepthwiseConv2D") and self._feeds_grouped_conv(
+                    node.outputs[0], groups):
+                return True
+        return False
+
     def _shuffle(self, node, value, groups):
         block = len(value) // groups
         grid = value.reshape(groups, block)
-        if block < groups:  # remove whole blocks: each block's channels go together
+        # Blocks spread one channel over each of ``block`` output slices: free for a ``block``-group conv
+        # after the shuffle (megvii's ShuffleNetV1); otherwise the finer of the two patterns.
+        if block < groups or self._feeds_grouped_conv(node.outputs[0], block):  # remove whole blocks
             self.shuffle_mode[node.name] = "blocks"
             for row in grid:
                 self._atoms.union_all(row)
