@@ -123,6 +123,11 @@ class Trainer:
             self._ema_pairs = list(zip(self.ema_model.weights, self.model.weights)) if self.ema_model is not None else []
             head = {id(v) for v in self.head_layer.trainable_variables}
             self.backbone_variables = [v for v in self.model.trainable_variables if id(v) not in head]
+            # the layers a frozen backbone sets non-trainable: those that train now (a preprocessing layer
+            # with fixed weights stays as it is)
+            self._backbone_layers = [layer for layer in self.model.layers
+                                     if layer is not self.head_layer and layer.trainable_weights
+                                     ] if self.freeze_steps else []
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.l2_vars = []
@@ -226,10 +231,9 @@ class Trainer:
             self.strategy.extended.update(ema_var, update, args=(var,), group=False)
 
     def _set_backbone_frozen(self, frozen):
-        """Every layer but the classifier trainable (False) or not (True: BatchNorm then runs in inference mode)."""
-        for layer in self.model.layers:
-            if layer is not self.head_layer and layer.weights:
-                layer.trainable = not frozen
+        """The backbone's trainable layers trainable (False) or not (True: BatchNorm then runs in inference mode)."""
+        for layer in self._backbone_layers:
+            layer.trainable = not frozen
 
     def _train_fn(self, frozen):
         """The traced training function for a frozen or trainable backbone (traced with the layers set so)."""
