@@ -12,6 +12,8 @@ COMPRESSION = ["tensorflow-model-optimization==0.8.*"]
 # Reading .safetensors checkpoints for keras_mobile.convert (.pth files need torch, not a dependency).
 CONVERT = ["safetensors>=0.4"]
 EXPORT = ["ai-edge-litert==2.3.*", "tf2onnx==1.17.*", "onnx>=1.17", "onnxruntime>=1.20", "matplotlib>=3.8"]
+# Running notebooks/ top to bottom (tests/test_notebook.py).
+NOTEBOOK = ["nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"]
 # The documentation site (mkdocs.yml; `python -m mkdocs build --strict` runs in CI).
 DOCS = ["mkdocs==1.6.*", "mkdocs-material==9.*", "mkdocstrings==1.*", "mkdocstrings-python==2.*"]
 
@@ -42,6 +44,7 @@ setup(
         + COMPRESSION
         + DOCS
         + CONVERT
+        + NOTEBOOK
         + [
             "keras==3.15.1",
             "jax==0.10.2",
