@@ -407,7 +407,7 @@ def _check_cross_fields(config):
     weights = config.model.weights
     if weights and weights != "imagenet" and not files.exists(weights):
         fail("model.weights", weights, "'' (random initialisation), 'imagenet' or the path of an existing weights "
-                                       "file (.weights.h5 / .h5)")
+                                       "file (.weights.h5 / .h5) or .keras model file")
     if config.train.freeze_backbone_epochs and not weights:
         fail("train.freeze_backbone_epochs", config.train.freeze_backbone_epochs,
              "0 while model.weights is '' (freezing a randomly initialised backbone trains nothing useful); "
