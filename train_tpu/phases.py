@@ -146,7 +146,10 @@ class FloatPhase(Phase):
 
     def build(self, num_classes, resolution, total_steps, steps_per_epoch):
         config = self.config
-        model, weights_report = models_lib.build_pretrained_model(config, num_classes, resolution)
+        if config.mode == "eval":  # the weights come from the checkpoint
+            model, weights_report = models_lib.build_model(config, num_classes, resolution), None
+        else:
+            model, weights_report = models_lib.build_pretrained_model(config, num_classes, resolution)
         ema = None
         if config.train.ema_decay:
             ema = models_lib.build_model(config, num_classes, resolution, name="ema")
