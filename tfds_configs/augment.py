@@ -18,7 +18,7 @@ def rand_augment(num_ops, factor, seed):
     the `num_ops` ops are picked from the stateless `element_seed` and run
     through `tf.switch_case`, so only the chosen ops execute (the Keras layer
     evaluates all of them and masks, about 3x slower per image). Images are
-    uint8, and so are the results.
+    float32 (or uint8) in [0, 255]; results are float32, clipped to [0, 255].
     """
     import keras  # pylint: disable=import-outside-toplevel
 
@@ -40,7 +40,7 @@ def rand_augment(num_ops, factor, seed):
         for i in range(num_ops):
             image = tf.switch_case(choices[i], [branch(op, image) for op in ops])
         image.set_shape([None, None, 3])
-        return tf.saturate_cast(tf.round(image), tf.uint8), label
+        return tf.clip_by_value(image, 0.0, 255.0), label
 
     return apply
 
