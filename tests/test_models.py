@@ -14,6 +14,7 @@ import pytest
 from helpers import ALL_MODELS, LEGACY, REPRESENTATIVES, STRUCTURAL_VARIANTS, keras, random_images, randomize_weights
 from helpers import small_resolution
 from keras_mobile.registry import create_model
+from keras_mobile.pretrained.legacy_h5 import NewClassifierWarning
 
 FAMILY_REPRESENTATIVES = sorted(REPRESENTATIVES.values())
 # The round trip in the CI tier: every structurally distinct variant on Keras 3; on tf_keras (a .keras round
@@ -102,17 +103,17 @@ def test_local_weights_file_round_trip(tmp_path):
 
 
 @pytest.mark.both_lines
-def test_weights_file_with_other_classes_names_the_layer(tmp_path):
+def test_weights_file_with_other_classes_gets_a_new_classifier_named_in_a_warning(tmp_path):
     path = str(tmp_path / "ten.weights.h5")
     create_model("mobilenetv2_035", input_shape=(64, 64, 3), classes=10).save_weights(path)
-    with pytest.raises(ValueError, match=r"layer 'logits'.*\(1280, 1000\).*\(1280, 10\)"):
+    with pytest.warns(NewClassifierWarning, match=r"classifier 'logits'.*\(1280, 1000\) \(file \(1280, 10\)\)"):
         create_model("mobilenetv2_035", input_shape=(64, 64, 3), classes=1000, weights=path)
 
 
 @pytest.mark.tf_keras_line  # the legacy HDF5 weights layout is written by tf_keras
-def test_legacy_h5_weights_mismatch_names_the_layer(tmp_path):
+def test_legacy_h5_weights_with_other_classes_get_a_new_classifier(tmp_path):
     path = str(tmp_path / "ten.h5")
     create_model("mobilenetv2_035", input_shape=(64, 64, 3), classes=10).save_weights(path)
-    with pytest.raises(ValueError, match=r"layer 'logits'"):
+    with pytest.warns(NewClassifierWarning, match=r"classifier 'logits'"):
         create_model("mobilenetv2_035", input_shape=(64, 64, 3), weights=path)
     create_model("mobilenetv2_035", input_shape=(64, 64, 3), classes=10, weights=path)
