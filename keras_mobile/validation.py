@@ -178,13 +178,11 @@ class Range:
     def check(self, arg, value):
         if not isinstance(value, (tuple, list)) or len(value) != 2:
             fail(arg, value, self.describe())
+        bounds = Interval(self.low, self.high, self.low_open, self.high_open)
         for item in value:
-            ok = isinstance(item, numbers.Real) and not isinstance(item, bool) and not math.isnan(item)
-            if ok and self.low is not None:
-                ok = item > self.low if self.low_open else item >= self.low
-            if ok and self.high is not None:
-                ok = item < self.high if self.high_open else item <= self.high
-            if not ok:
+            try:
+                bounds.check(arg, item)
+            except ValueError:
                 fail(arg, list(value), self.describe())
         if value[0] > value[1]:
             fail(arg, list(value), self.describe())
