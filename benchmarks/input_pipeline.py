@@ -1,7 +1,7 @@
 """Input-pipeline throughput on real photographs: ours against the tf.data guide's pipeline.
 
-    python -m benchmarks.input_pipeline              # the table (about 5 minutes on 2 cores)
-    python -m benchmarks.input_pipeline --profile    # the per-stage profile (about 8 minutes)
+    python -m benchmarks.input_pipeline              # the table (about 8 minutes on 2 cores)
+    python -m benchmarks.input_pipeline --profile    # the per-stage profile (about 20 minutes)
 
 Data: distinct JPEGs cut from the photographs that scikit-image ships
 (`benchmarks/photos.py`), `--num_images` per split and size: about 500x375
@@ -152,8 +152,7 @@ def _one_pixel(value):
     batching costs nothing, yet every op up to the stage runs in full."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    value = tf.cast(value, tf.float32)
-    return value[0, 0] if value.shape.rank == 3 else value
+    return tf.cast(value[0, 0] if value.shape.rank == 3 else value, tf.float32)
 
 
 def ours_cut(source, stages, *, batch_size, image_size):
@@ -240,12 +239,21 @@ def prepare(cache_dir, size, num_images):
 
 
 def _build(spec, source):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     common = dict(batch_size=spec["batch_size"], image_size=spec["image_size"])
     if spec.get("stages"):
         cut = guide_cut if spec["pipeline"] == "guide" else ours_cut
-        return cut(source, spec["stages"], **common)
-    ds = BUILDERS[(spec["pipeline"], spec["mode"])](source, **common)
-    return ds.repeat() if spec["mode"] == "eval" else ds
+        ds = cut(source, spec["stages"], **common)
+    else:
+        ds = BUILDERS[(spec["pipeline"], spec["mode"])](source, **common)
+        ds = ds.repeat() if spec["mode"] == "eval" else ds
+    if spec.get("threads"):  # One thread per op and per pipeline: CPU time is work done.
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = spec["threads"]
+        options.threading.max_intra_op_parallelism = 1
+        ds = ds.with_options(options)
+    return ds
 
 
 def measure(spec):
@@ -297,13 +305,14 @@ def run(args):
                     batches=args.batches, batch_size=args.batch_size,
                     image_size=args.image_size)
         if args.profile:
+            base["threads"] = 1
             for pipeline, names in (("guide", GUIDE_STAGES), ("ours", OURS_STAGES)):
                 for stages in range(1, len(names) + 1):
                     specs[(size, pipeline, stages)] = dict(base, pipeline=pipeline,
                                                            mode="train", stages=stages)
                 specs[(size, pipeline, 0)] = dict(base, pipeline=pipeline, mode="train")
         else:
-            for mode in MODES:
+            for mode in args.modes:
                 for pipeline in PIPELINES:
                     specs[(size, mode, pipeline)] = dict(base, pipeline=pipeline, mode=mode)
     samples = {key: [] for key in specs}
@@ -346,7 +355,7 @@ def format_table(samples, stats, args, load):
     for size in args.sizes:
         label = (f"{SIZES[size][0]} ({stats[size]['mean_mp']:.2f} MP, "
                  f"{stats[size]['mean_kb']:.0f} KB)")
-        for mode in MODES:
+        for mode in args.modes:
             guide, ours = samples[(size, mode, "guide")], samples[(size, mode, "ours")]
             cells = []
             for key in ("images_per_s", "images_per_cpu_s"):
@@ -382,12 +391,13 @@ def parse_args(argv):
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="small,large",
                         help=f"comma-separated, of {sorted(SIZES)}")
+    parser.add_argument("--modes", default="train,eval", help=f"comma-separated, of {list(MODES)}")
     parser.add_argument("--num_images", type=int, default=256, help="per split and size")
     parser.add_argument("--image_size", type=int, default=224)
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=15, help="timed batches per round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed batches per round")
-    parser.add_argument("--rounds", type=int, default=3, help="measurements per pipeline")
+    parser.add_argument("--rounds", type=int, default=5, help="measurements per pipeline")
     parser.add_argument("--profile", action="store_true", help="the per-stage profile")
     parser.add_argument("--cache_dir", default=os.path.join(
         os.path.expanduser("~"), ".cache", "keras_mobile", "input_pipeline_benchmark"))
@@ -403,6 +413,10 @@ def parse_args(argv):
     unknown = [s for s in args.sizes if s not in SIZES]
     if unknown or not args.sizes:
         parser.error(f"--sizes={','.join(args.sizes)}: accepted values: {sorted(SIZES)}")
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or any(m not in MODES for m in modes):
+        parser.error(f"--modes={args.modes}: accepted values: {list(MODES)}")
+    args.modes = [m for m in MODES if m in modes]
     for name in ("num_images", "image_size", "batch_size", "batches", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")

@@ -220,8 +220,8 @@ def _finisher(config, normalization, one_hot, dtype):
         if dtype is not None:
             image = tf.cast(image, dtype)
         if one_hot:
-            label = tf.one_hot(label, config.num_classes, dtype=tf.float32)
-        return image, label
+            return image, tf.one_hot(label, config.num_classes, dtype=tf.float32)
+        return image, tf.cast(label, tf.int32)
 
     return finish
 

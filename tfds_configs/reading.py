@@ -8,7 +8,6 @@ the split: no example is lost or read twice.
 """
 
 from absl import logging
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_mobile import validation
@@ -49,7 +48,11 @@ def _check_features(builder, image_key, label_key):
 
 
 def read_split(source, split, *, input_context=None, shuffle_files=False, seed=None):
-    """Dataset of `(encoded_image: tf.string, label: tf.int32)` for this pipeline.
+    """Dataset of `(encoded_image: tf.string, label: tf.int64)` for this pipeline.
+
+    The label keeps TFDS's dtype: a map that only restructures the element
+    costs nothing, one that runs an op (even a cast) adds a function call per
+    example, so consumers cast in the map they run anyway.
 
     `shuffle_files` reshuffles the file order each epoch (seeded by `seed`);
     it is ignored when sharding by example, which needs a fixed order.
@@ -83,7 +86,4 @@ def read_split(source, split, *, input_context=None, shuffle_files=False, seed=N
     )
     if mode == SHARD_BY_EXAMPLE:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    return ds.map(
-        lambda ex: (ex[config.image_key], tf.cast(ex[config.label_key], tf.int32)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    return ds.map(lambda ex: (ex[config.image_key], ex[config.label_key]))

@@ -113,6 +113,7 @@ def test_profile_cuts_keep_one_pixel_per_image(small_photos, pipeline, stages):
     (["--num_images", "0"], "--num_images must be >= 1"),
     (["--rounds", "0"], "--rounds must be >= 1"),
     (["--sizes", "huge"], "--sizes=huge: accepted values: ['large', 'small']"),
+    (["--modes", "train,test"], "--modes=train,test: accepted values: ['train', 'eval']"),
 ])
 def test_benchmark_rejects_bad_flags(argv, message, capsys):
     with pytest.raises(SystemExit):
