@@ -22,9 +22,8 @@ fastest run, the better estimate on a loaded machine). Speedups are the unpruned
 the row's. The load average (``os.getloadavg``) is printed before and after the timing: on a shared
 machine, compare ratios, not milliseconds.
 
-Top-1: ``rows(...)`` returns one dict per row with a ``top1`` key (None here); a ``--top1`` mode fills
-it from the harness's ``--channel_prune`` runs (float, pruned + fine-tuned, width baseline trained for
-the same total epochs) and the table prints it.
+Top-1 after training is measured by ``benchmarks.channel_pruning_top1`` (the harness's
+``--channel_prune`` phase against the width baseline trained for the same total epochs).
 """
 
 import argparse
@@ -33,7 +32,6 @@ import os
 import sys
 import time
 
-import numpy as np
 
 from keras_mobile import backend, benchmark, compression, tflite
 from keras_mobile.channels import make_divisible
@@ -109,7 +107,6 @@ def _row(label, name, variant, model, extra=None):
         "params": profile.trainable_params,
         "mult_adds": profile.mult_adds,
         "content": tflite.convert_model(model, "fp32"),
-        "top1": None,
         **(extra or {}),
     }
 
@@ -145,15 +142,13 @@ def attach_ratios(results):
 
 def format_table(results):
     lines = [
-        "| model | variant | Mult-Adds | params | fp32 ms (1 thread) | IQR ms | min ms | speedup | top-1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | variant | Mult-Adds | params | fp32 ms (1 thread) | IQR ms | min ms | speedup |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        top1 = "" if r.get("top1") is None else f"{r['top1']:.1%}"
         lines.append(
             f"| {r['base']} | {r['variant']} | {r['mult_adds'] / 1e6:.1f}M ({r['mult_adds_ratio']:.0%}) | "
-            f"{r['params'] / 1e6:.2f}M | {r['median_ms']:.2f} | {r['iqr_ms']:.2f} | {r['min_ms']:.2f} | {r['speedup']:.2f}x | "
-            f"{top1} |"
+            f"{r['params'] / 1e6:.2f}M | {r['median_ms']:.2f} | {r['iqr_ms']:.2f} | {r['min_ms']:.2f} | {r['speedup']:.2f}x |"
         )
     lines.append("")
     for r in results:

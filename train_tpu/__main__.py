@@ -6,6 +6,7 @@
     python -m train_tpu --flagfile=run.flags
     python -m train_tpu --prune --qat                                # then 50% pruning, then QAT -> int8 TFLite
     python -m train_tpu --qat --qat_epochs=3 --distill_from_float   # QAT with the float model as teacher
+    python -m train_tpu --slimming=1e-4 --channel_prune=0.3 --channel_prune_criterion=bn_gamma --qat  # 30% fewer Mult-Adds, int8
     python -m train_tpu --dataset=folder:~/photos --experiment=finetune --weights=imagenet   # your own images
     python -m train_tpu --dataset=tfds:oxford_iiit_pet --data_dir=~/tensorflow_datasets          # any prepared TFDS set
     python -m train_tpu --list_experiments
@@ -58,6 +59,11 @@ _FLAG_KEYS = {
     "steps_per_execution": "train.steps_per_execution",
     "deterministic": "train.deterministic",
     "seed": "train.seed",
+    "slimming": "train.slimming",
+    "channel_prune": "channel_prune.mac_reduction",
+    "channel_prune_criterion": "channel_prune.criterion",
+    "channel_prune_epochs": "channel_prune.epochs",
+    "channel_prune_lr": "channel_prune.lr",
     "prune": "prune.enabled",
     "target_sparsity": "prune.target_sparsity",
     "m_by_n": "prune.m_by_n",
@@ -66,7 +72,7 @@ _FLAG_KEYS = {
     "qat": "qat.enabled",
     "qat_epochs": "qat.epochs",
     "qat_lr": "qat.lr",
-    "distill_from_float": ("prune.distill_from_float", "qat.distill_from_float"),
+    "distill_from_float": ("channel_prune.distill_from_float", "prune.distill_from_float", "qat.distill_from_float"),
 }
 
 flags.DEFINE_string("experiment", "default", "Named preset (--list_experiments).")
@@ -100,6 +106,13 @@ flags.DEFINE_bool("xla", None, "XLA-compile the forward/backward pass.")
 flags.DEFINE_integer("steps_per_execution", None, "Steps per tf.function call.")
 flags.DEFINE_bool("deterministic", None, "Op determinism + deterministic input pipeline.")
 flags.DEFINE_integer("seed", None, "Random seed.")
+flags.DEFINE_float("slimming", None, "Float training: L1 penalty on BatchNorm gammas (network slimming), e.g. 1e-4.")
+flags.DEFINE_float("channel_prune", None, "After float training: remove this fraction of the Mult-Adds as whole "
+                   "channels, then fine-tune with the float model as teacher (model_dir/channel_prune).")
+flags.DEFINE_string("channel_prune_criterion", None,
+                    f"Channel pruning: which channels go first, one of {list(config_lib.CHANNEL_CRITERIA)}.")
+flags.DEFINE_float("channel_prune_epochs", None, "Channel-pruning phase epochs.")
+flags.DEFINE_float("channel_prune_lr", None, "Channel-pruning phase peak learning rate.")
 flags.DEFINE_bool("prune", None, "After float training: a magnitude-pruning phase (model_dir/prune).")
 flags.DEFINE_float("target_sparsity", None, "Pruning: fraction of zeros per prunable kernel, in (0, 1).")
 flags.DEFINE_string("m_by_n", None, "Pruning: structured sparsity instead, e.g. 2:4.")
@@ -108,7 +121,7 @@ flags.DEFINE_float("prune_lr", None, "Pruning phase peak learning rate.")
 flags.DEFINE_bool("qat", None, "Last: a quantization-aware training phase exported as int8 TFLite (model_dir/qat).")
 flags.DEFINE_float("qat_epochs", None, "QAT phase epochs.")
 flags.DEFINE_float("qat_lr", None, "QAT phase peak learning rate.")
-flags.DEFINE_bool("distill_from_float", None, "The float model as distillation teacher in the prune / qat phases.")
+flags.DEFINE_bool("distill_from_float", None, "The float model as distillation teacher in the channel_prune / prune / qat phases.")
 
 FLAGS = flags.FLAGS
 

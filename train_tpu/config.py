@@ -22,6 +22,7 @@ import yaml
 
 import tfds_configs
 from keras_mobile import validation
+from keras_mobile.compression import CRITERIA as CHANNEL_CRITERIA
 from keras_mobile.compression import SCHEDULES as PRUNE_SCHEDULES
 from keras_mobile.export import FORMATS as EXPORT_FORMATS
 from keras_mobile.registry import list_models, width_override
@@ -143,6 +144,9 @@ class TrainConfig:
     # the first epochs train the classifier only (backbone frozen, its BatchNorm in inference mode); needs
     # model.weights (a random backbone is not worth freezing)
     freeze_backbone_epochs: float = _field(0.0, interval(0))
+    # network slimming (Liu et al. 2017): loss += slimming * sum |gamma| over every BatchNormalization, so that
+    # channel_prune.criterion='bn_gamma' has unimportant channels to find (the paper uses 1e-5 to 1e-4)
+    slimming: float = _field(0.0, interval(0))
     seed: int = _field(0, interval(0, integer=True))
     deterministic: bool = False  # op determinism + deterministic input (resume reproduces a run exactly)
 
@@ -173,6 +177,27 @@ class ExportConfig:
     # eval-split images for int8 calibration and parity samples
     calibration_images: int = _field(64, interval(1, integer=True))
     eval_tflite: bool = True  # top-1 of every exported TFLite model on the whole eval split (LiteRT)
+
+
+@dataclasses.dataclass
+class ChannelPruneConfig:
+    """Phase after float training: whole channels removed (a narrower dense model), fine-tuned (``phases.py``)."""
+
+    # the fraction of Mult-Adds to remove, in (0, 1); 0 disables the phase
+    mac_reduction: float = _field(0.0, interval(0, 1, high_open=True))
+    criterion: str = _field("l1", one_of(*CHANNEL_CRITERIA))  # which channels go first
+    round_to: int = _field(8, interval(1, integer=True))  # every pruned group keeps a multiple of this
+    skip_layers: Tuple[str, ...] = ()  # layer names left exactly as they are
+    taylor_batches: int = _field(8, interval(1, integer=True))  # training batches the 'taylor' criterion reads
+    epochs: float = _field(5.0, interval(0, low_open=True))
+    # Peak lr of the phase (cosine to 0, no warmup); None: optimizer.lr / 5. Either one is scaled like
+    # optimizer.lr when optimizer.reference_batch_size > 0.
+    lr: Optional[float] = _field(None, interval(0, low_open=True))
+    distill_from_float: bool = True  # the float model (EMA weights) as distillation teacher
+
+    @property
+    def enabled(self):
+        return self.mac_reduction > 0
 
 
 @dataclasses.dataclass
@@ -229,6 +254,7 @@ class Config:
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    channel_prune: ChannelPruneConfig = dataclasses.field(default_factory=ChannelPruneConfig)
     prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
     qat: QatConfig = dataclasses.field(default_factory=QatConfig)
 

@@ -2,10 +2,10 @@
 
 ``train_tpu.run`` is this module's ``run`` (the module is not named ``run``: it would shadow that function).
 
-    summary = run(config)             # float, then prune / qat when enabled; returns the float phase's summary
+    summary = run(config)             # float, then channel_prune / prune / qat when enabled; the float phase's summary
 
 The float phase runs in ``model_dir``; each enabled compression phase
-(``prune``, ``qat``; see ``phases.py``) then runs in ``model_dir/<phase>``
+(``channel_prune``, ``prune``, ``qat``; see ``phases.py``) then runs in ``model_dir/<phase>``
 from the weights of the phase before it. Every phase writes its own
 config.yaml, summary.json (with per-class accuracy) and confusion_matrix.png (class names on the axes); the top-level summary.json (the float phase's)
 also holds the compression phases' summaries under ``phases``. Only the chief
@@ -50,6 +50,9 @@ def _run_phases(config, strategy, log):
     strategy = strategy or strategy_lib.create_strategy(config.runtime)
     source = tfds_configs.load(config.data.dataset, data_dir=config.data.data_dir,
                                holdout_seed=config.data.holdout_seed)
+    resolution = config.model.resolution or source.config.train_resolution
+    for name in phases_lib.enabled_phases(config):
+        phases_lib.create_phase(config, name).preflight(source.config.num_classes, resolution)
     summary = None  # the float phase's, holding the others under "phases"
     for name in phases_lib.enabled_phases(config):
         phase = phases_lib.create_phase(config, name)

@@ -19,6 +19,10 @@ def read_text(path):
         return f.read()
 
 
+def read_json(path):
+    return json.loads(read_text(path))
+
+
 def read_bytes(path):
     with tf.io.gfile.GFile(path, "rb") as f:
         return f.read()

@@ -47,6 +47,7 @@ class TrainingModels:
     wrapped: bool = False
     reports_sparsity: bool = False
     weights: Optional[dict] = None  # where the initial weights came from and which layers are new (summary.json)
+    channel_pruning: Optional[dict] = None  # the channel_prune phase's report (ChannelPruningReport.to_dict())
 
 
 def build_model(config, num_classes, resolution, *, classifier_activation=None, sync_batch_norm=None, name=None):
@@ -115,12 +116,13 @@ def classifier(model):
 
 
 def rewrite_batch_norm(model, synchronized, momentum):
-    """The same functional model and weights with BatchNormalization(synchronized=..., momentum=...)."""
+    """The same functional model and weights with BatchNormalization(synchronized=..., momentum=...)
+    (``synchronized`` / ``momentum`` None: left as they are)."""
     model_config = model.get_config()
     for layer in model_config["layers"]:
         if layer["class_name"] == "BatchNormalization":
-            if synchronized:
-                layer["config"]["synchronized"] = True
+            if synchronized is not None:
+                layer["config"]["synchronized"] = bool(synchronized)
             if momentum is not None:
                 layer["config"]["momentum"] = momentum
     clone = keras.Model.from_config(model_config)

@@ -126,3 +126,9 @@ def l2_variables(model, decay_depthwise=True):
         elif name.startswith("kernel") or name.startswith("pointwise_kernel"):
             chosen.append(v)
     return chosen
+
+
+def batch_norm_gammas(model):
+    """The trainable BatchNorm scales (gammas) of ``model``: what ``train.slimming`` penalises (L1)."""
+    return [layer.gamma for layer in model.layers
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.scale and layer.trainable]

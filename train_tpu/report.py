@@ -14,6 +14,10 @@ import keras_mobile
 from train_tpu import confusion
 
 
+CHANNEL_PRUNING_TOTALS = ("criterion", "target_reduction", "round_to", "mult_adds_before", "mult_adds_after",
+                          "mac_reduction", "params_before", "params_after", "params_reduction")
+
+
 def build_summary(trainer, phase_name, result):
     """The summary dict of phase ``phase_name`` trained / evaluated by ``trainer``; ``result`` holds the figures
     (``config``: the written config path, ``train``, ``eval``, ``eval_raw_weights``)."""
@@ -30,7 +34,8 @@ def build_summary(trainer, phase_name, result):
         "replicas": trainer.strategy.num_replicas_in_sync,
         "precision": trainer.precision,
         "ema": bool(trainer.ema_model is not None),
-        "distillation_teacher": config.distill.teacher or None,
+        # a phase distilling from the float model has no configured teacher
+        "distillation_teacher": config.distill.teacher or ("float phase" if trainer.teacher is not None else None),
         "weights": trainer.models.weights,
         "frozen_backbone_steps": trainer.freeze_steps or None,
         "params": int(model.count_params()),
@@ -46,6 +51,10 @@ def build_summary(trainer, phase_name, result):
         },
         "host": {"python": platform.python_version(), "tensorflow": tf.__version__, "cpus": os.cpu_count()},
     }
+    pruning = trainer.models.channel_pruning
+    if pruning:  # the channel_prune phase: totals here, every group and layer in the phase's JSON report
+        summary["channel_pruning"] = {key: pruning[key] for key in CHANNEL_PRUNING_TOTALS}
+        summary["artifacts"]["channel_pruning"] = os.path.join(config.model_dir, "channel_pruning.json")
     if trainer.source.eval_note:
         summary["eval_split"] = trainer.source.eval_note
     if "eval" in result:
@@ -86,6 +95,12 @@ def format_summary(summary):
     if summary.get("params") is not None:
         lines.append(f"  params {summary['params']:,}, Mult-Adds "
                      + (f"{mult_adds / 1e6:.2f}M" if mult_adds else "n/a") + f" at {summary['resolution']} px")
+    pruning = summary.get("channel_pruning")
+    if pruning:
+        lines.append(f"  channel pruning ({pruning['criterion']}): Mult-Adds {pruning['mult_adds_before'] / 1e6:.2f}M -> "
+                     f"{pruning['mult_adds_after'] / 1e6:.2f}M (-{pruning['mac_reduction']:.1%}), params "
+                     f"{pruning['params_before']:,} -> {pruning['params_after']:,}; per layer: "
+                     f"{summary['artifacts']['channel_pruning']}")
     sparsity = summary.get("sparsity")
     if sparsity:
         lines.append(f"  sparsity {sparsity['total']:.1%} over {sparsity['layers']} prunable kernels (lowest layer "
@@ -120,14 +135,18 @@ def format_summary(summary):
 
 
 def format_phases(summary):
-    """One table row per phase: eval top-1 of the Keras model and of each exported TFLite model, sparsity."""
+    """One table row per phase: Mult-Adds, eval top-1 of the Keras model and of each exported TFLite model,
+    sparsity (a TF-MOT phase has the Mult-Adds of the phase before it)."""
     rows = [("float", summary)] + list(summary.get("phases", {}).items())
-    lines = ["", "| phase | Keras eval top-1 | TFLite eval top-1 | sparsity |", "|---|---|---|---|"]
+    lines = ["", "| phase | Mult-Adds | Keras eval top-1 | TFLite eval top-1 | sparsity |", "|---|---|---|---|---|"]
+    mult_adds = None
     for name, s in rows:
         keras_top1 = s.get("metrics", {}).get("eval_top1")
         formats = (s.get("export") or {}).get("formats", {})
         tflite = ", ".join(f"{f[len('tflite_'):]} {e['eval_top1']:.4f}" for f, e in formats.items() if "eval_top1" in e)
         sparsity = s.get("sparsity", {}).get("total")
-        lines.append(f"| {name} | {'n/a' if keras_top1 is None else f'{keras_top1:.4f}'} | {tflite or 'n/a'} | "
+        mult_adds = s.get("mult_adds") or mult_adds
+        lines.append(f"| {name} | {'n/a' if mult_adds is None else f'{mult_adds / 1e6:.2f}M'} | "
+                     f"{'n/a' if keras_top1 is None else f'{keras_top1:.4f}'} | {tflite or 'n/a'} | "
                      f"{'' if sparsity is None else f'{sparsity:.1%}'} |")
     return "\n".join(lines)

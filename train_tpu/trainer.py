@@ -133,6 +133,7 @@ class Trainer:
         self.l2_vars = []
         if config.optimizer.weight_decay and config.optimizer.weight_decay_mode == "l2":
             self.l2_vars = opt_lib.l2_variables(self.model, config.optimizer.decay_depthwise)
+        self.slimming_vars = opt_lib.batch_norm_gammas(self.model) if t.slimming else []
         objects = {"model": self.checkpoint_model, "optimizer": self.optimizer, "step": self.step}
         if self.ema_model is not None:
             objects["ema_model"] = self.ema_model
@@ -202,6 +203,9 @@ class Trainer:
                 if self.l2_vars:
                     l2 = tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in self.l2_vars])
                     loss += c.optimizer.weight_decay * l2 / replicas
+                if self.slimming_vars:  # network slimming: L1 on BatchNorm gammas
+                    l1 = tf.add_n([tf.reduce_sum(tf.abs(tf.cast(v, tf.float32))) for v in self.slimming_vars])
+                    loss += c.train.slimming * l1 / replicas
                 if self.model.losses:
                     loss += tf.add_n([tf.cast(x, tf.float32) for x in self.model.losses]) / replicas
                 scaled = self.optimizer.get_scaled_loss(loss) if self.precision == "float16" else loss
