@@ -1,8 +1,9 @@
 """Keras 3 on JAX (with TensorFlow absent) and on PyTorch: the models build, give the TensorFlow backend's
 outputs on the same weights (within 1e-5), and train one step (at least 90% of the trainable weights move).
 
-CI tier: every family's representative on JAX, and on PyTorch where torch is installed (it is not in
-``.[dev]``: a large download, so CI skips it and says why). Exhaustive tier: every variant on both.
+CI tier: every family's representative on JAX (outputs; the training step for the families in
+``TRAIN_ON_JAX``), and on PyTorch where torch is installed (it is not in ``.[dev]``: a large download, so
+CI skips it and says why). Exhaustive tier: every variant on both, each trained a step.
 
 Keras fixes its backend at import, so each backend runs in one fresh subprocess for all its models. This
 process (TensorFlow backend) builds each model, gives it random weights, saves them and computes the
@@ -41,6 +42,9 @@ for name, case in cases.items():
     x = np.load(case["images"])
     numpy = keras.ops.convert_to_numpy
     out = numpy(model.predict_on_batch(x))  # one compiled call (eager JAX compiles op by op: ~4x slower)
+    if not case["train"]:
+        results[name] = {"outputs": out.tolist()}
+        continue
     y = np.arange(len(x)) % case["classes"]
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
     before = [numpy(w).copy() for w in model.trainable_weights]
@@ -63,8 +67,10 @@ def _require(backend):
         pytest.skip(f"{backend} is not installed: `pip install {backend}` (or the '.[{backend}]' extra) runs this test")
 
 
-def _check_backend(backend, names, tmp_path, seconds_per_model):
+def _check_backend(backend, names, tmp_path, seconds_per_model, train=None):
+    """``train``: the names that also train one step (default: all)."""
     _require(backend)
+    train = set(names if train is None else train)
     cases, expected = {}, {}
     for name in names:
         r = model_info(name).min_resolution
@@ -74,7 +80,7 @@ def _check_backend(backend, names, tmp_path, seconds_per_model):
         x = random_images(r, batch=2, seed=4)
         np.save(images, x)
         expected[name] = np.asarray(model(x, training=False))
-        cases[name] = {"weights": str(weights), "images": str(images), "classes": CLASSES}
+        cases[name] = {"weights": str(weights), "images": str(images), "classes": CLASSES, "train": name in train}
     settings = BACKENDS[backend]
     env = python_env(legacy=False, KERAS_BACKEND=backend, **settings["env"])
     # Sized to the work: the backend's import, then per model a build, two compiles and a step.
@@ -89,6 +95,8 @@ def _check_backend(backend, names, tmp_path, seconds_per_model):
         result = report["results"][name]
         # Same weights, same images: the TensorFlow backend's probabilities.
         np.testing.assert_allclose(np.asarray(result["outputs"]), expected[name], atol=1e-5, rtol=0, err_msg=name)
+        if name not in train:
+            continue
         assert result["loss"] > 0 and np.isfinite(result["loss"])
         # Not every weight: a bias right before BatchNorm has a zero gradient in training mode (ReXNet's SE reduce
         # conv; rexnet_100 on JAX left stage6_block5_se_reduce/bias unchanged), and mobilenext_140 on JAX left one
@@ -96,10 +104,19 @@ def _check_backend(backend, names, tmp_path, seconds_per_model):
         assert result["changed"] >= 0.9 * result["trainable"], f"{name}: {result['changed']} of {result['trainable']} weights moved"
 
 
+# The families whose layers go beyond conv / BN / activation / add in ways a backend can get wrong in the
+# backward pass (custom ChannelShuffle / ChannelSplit layers, grouped convs, split-concat MixConv, squeeze-excite
+# with hard-sigmoid): they train a step on JAX in CI; every representative is checked forward, and the
+# exhaustive tier trains every variant.
+TRAIN_ON_JAX = ("shufflenet_v1", "shufflenet_v2", "mixnet", "mobilenetv3")
+
+
 @pytest.mark.slow
 def test_representatives_on_jax_without_tensorflow(tmp_path):
-    # Every representative in one process: ~2.5 min alone on 2 cores (ReXNet's compile is the longest).
-    _check_backend("jax", sorted(REPRESENTATIVES.values()), tmp_path, seconds_per_model=60)
+    # Every representative in one process; a train-step compile costs more than the forward's, so only
+    # TRAIN_ON_JAX's train (all of them did in 2.5-6 min on 2 cores).
+    _check_backend("jax", sorted(REPRESENTATIVES.values()), tmp_path, seconds_per_model=60,
+                   train=[REPRESENTATIVES[family] for family in TRAIN_ON_JAX])
 
 
 @pytest.mark.slow
