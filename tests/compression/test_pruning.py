@@ -31,6 +31,7 @@ def _pruned(name="mobilenetv2_035", **kwargs):
     return compression.strip_pruning(pruned)
 
 
+@pytest.mark.exhaustive  # the CI tier checks every layer's sparsity and the stripped export through the harness
 @pytest.mark.slow
 def test_magnitude_pruning_reaches_target_in_every_layer_and_strips():
     stripped = _pruned(target_sparsity=0.5, schedule="polynomial_decay")

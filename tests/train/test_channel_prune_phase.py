@@ -1,6 +1,6 @@
-"""The harness's channel_prune phase and network slimming: float -> narrower dense model -> (sparse, int8)."""
+"""The harness's channel_prune phase and network slimming (the whole chain float -> channel_prune -> prune ->
+qat runs in tests/train/test_phases.py)."""
 
-import json
 import os
 
 import numpy as np
@@ -14,65 +14,6 @@ from train_tpu import phases as phases_lib
 from train_tpu.config import ConfigError
 
 pytestmark = pytest.mark.tf_keras_line  # the harness runs on tf_keras
-
-
-def _chain_overrides(default_data_dir, **extra):
-    return tiny_overrides(default_data_dir, **{
-        "train.train_steps": 8, "train.deterministic": True,
-        # the float and channel_prune phases export .keras only; the qat phase always exports tflite_int8
-        "export.enabled": True, "export.formats": ["keras"], "export.calibration_images": 8,
-        "export.eval_tflite": False,
-        "channel_prune.mac_reduction": 0.3, "channel_prune.criterion": "taylor", "channel_prune.taylor_batches": 2,
-        "channel_prune.epochs": 0.02,
-        "qat.enabled": True, "qat.epochs": 0.02,
-        **extra,
-    })
-
-
-@pytest.mark.slow
-def test_float_channel_prune_qat_chain_exports_the_narrower_model(tmp_path, default_data_dir):
-    from keras_mobile import compression
-    from keras_mobile import profile_model
-    from train_tpu.backend import keras
-
-    config = train_tpu.resolve_config("default", overrides=_chain_overrides(default_data_dir), model_dir=str(tmp_path))
-    summary = train_tpu.run(config)
-    pruned, qat = summary["phases"]["channel_prune"], summary["phases"]["qat"]
-    phase_dir = tmp_path / "channel_prune"
-
-    # The phase pruned 30% of the float model's Mult-Adds (taylor, on training batches), trained its own steps
-    # in its own directory with the float model as teacher, and its summary states the profiled model.
-    assert list(summary["phases"]) == ["channel_prune", "qat"]
-    assert pruned["channel_pruning"]["criterion"] == "taylor" and pruned["distillation_teacher"] == "float phase"
-    assert pruned["channel_pruning"]["mult_adds_before"] == summary["mult_adds"]
-    assert 0.3 <= pruned["channel_pruning"]["mac_reduction"] < 0.33
-    assert pruned["mult_adds"] == pruned["channel_pruning"]["mult_adds_after"]
-    assert pruned["trainable_params"] == pruned["channel_pruning"]["params_after"] < summary["trainable_params"]
-    assert pruned["train"]["final_step"] == 4  # ceil(0.02 * 187)
-    report = json.loads((phase_dir / "channel_pruning.json").read_text())
-    assert report["mult_adds_after"] == pruned["mult_adds"] and report["layers"]
-    assert (phase_dir / "architecture.json").is_file()
-
-    # The exported .keras model is the narrower one (same Mult-Adds), and the QAT phase quantized that
-    # architecture: the int8 file's conv / depthwise / dense filters hold exactly its kernels' weights.
-    exported = keras.models.load_model(phase_dir / "export" / "model.keras", compile=False)
-    assert profile_model(exported).mult_adds == pruned["mult_adds"]
-    kernels = sorted(int(np.prod(layer.weights[0].shape)) for layer in exported.layers
-                     if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense"))
-    content = (tmp_path / "qat" / "export" / "model_int8.tflite").read_bytes()
-    filters = sorted(r["params"] for r in compression.tflite_weight_sparsity(content)
-                     if "quant_preprocess/" not in r["layer"])
-    assert filters == kernels
-    assert qat["export"]["formats"]["tflite_int8"]["top1_agreement"] >= 0.75
-
-    # Running it again resumes: no phase trains again, and the architecture is read, not pruned again.
-    mtime = os.path.getmtime(phase_dir / "architecture.json")
-    again = train_tpu.run(train_tpu.resolve_config(
-        "default", overrides={**_chain_overrides(default_data_dir), "export.enabled": False}, model_dir=str(tmp_path)))
-    for s in (again, again["phases"]["channel_prune"], again["phases"]["qat"]):
-        assert s["train"]["start_step"] == s["train"]["final_step"]
-    assert os.path.getmtime(phase_dir / "architecture.json") == mtime
-    assert again["phases"]["channel_prune"]["channel_pruning"] == pruned["channel_pruning"]
 
 
 def test_channel_prune_phase_config_and_order(tmp_path):

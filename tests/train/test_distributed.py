@@ -23,13 +23,12 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path, default_data_dir):
     # Synchronized BN: per-replica batch statistics would differ from global-batch ones by definition.
     base = tiny_overrides(default_data_dir, **{"model.sync_batch_norm": True, "train.batch_size": 8,
                                                "optimizer.lr": 0.005})
-    cases = {
-        "plain": base,
-        "distill": {**base, "_teacher_path": str(tmp_path / "teacher.keras"), "distill.temperature": 2.0,
-                    "distill.loss_weight": 0.7},
-    }
+    # The distillation case: student and teacher both run per replica, and the step is the plain one plus
+    # the teacher's term (the plain step alone is the float phase of every other mirrored run).
+    cases = {"distill": {**base, "_teacher_path": str(tmp_path / "teacher.keras"), "distill.temperature": 2.0,
+                         "distill.loss_weight": 0.7}}
     out = str(tmp_path / "one_step.npz")
-    # One process for both cases: TensorFlow's start, 4 model builds and 4 traced steps, ~60 s alone.
+    # One process: TensorFlow's start, 2 model builds and 2 traced steps.
     run_python([WORKER, "one_step", out, json.dumps(cases)], timeout=300, env=python_env(legacy=True))
     r = np.load(out)
     for case in cases:
@@ -41,8 +40,6 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path, default_data_dir):
         count = int(r[f"{case}_initial_count"])
         worst = max(float(np.max(np.abs(r[f"{case}_one_w{i}"] - r[f"{case}_mirrored_w{i}"]))) for i in range(count))
         assert worst <= 1e-5, (case, worst)
-    # The distillation loss changes the step: the two cases are not the same computation.
-    assert abs(float(r["plain_one_loss"]) - float(r["distill_one_loss"])) > 1e-4
 
 
 def _free_ports(n):

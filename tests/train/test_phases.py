@@ -8,7 +8,7 @@ import pytest
 
 import train_tpu
 from helpers import python_env, run_python
-from train_helpers import WORKER, config_from_argv, tiny_overrides
+from train_helpers import RESOLUTION, WORKER, config_from_argv, tiny_overrides
 from train_tpu import driver
 from train_tpu import phases as phases_lib
 
@@ -26,21 +26,46 @@ def _phase_overrides(default_data_dir, **extra):
     })
 
 
-@pytest.mark.slow
-def test_float_prune_qat_phases_end_in_sparse_full_integer_tflite(tmp_path, default_data_dir):
-    from keras_mobile import compression
+# Channel pruning first: the whole chain in one run (channel-pruned, then sparse, then int8), one float training.
+CHAIN = {"channel_prune.mac_reduction": 0.3, "channel_prune.criterion": "taylor", "channel_prune.taylor_batches": 2,
+         "channel_prune.epochs": 0.03}
 
-    config = train_tpu.resolve_config("default", overrides=_phase_overrides(default_data_dir), model_dir=str(tmp_path))
+
+@pytest.mark.slow
+def test_float_channel_prune_prune_qat_phases_end_in_a_narrower_sparse_full_integer_tflite(tmp_path, default_data_dir):
+    from keras_mobile import compression, profile_model
+
+    config = train_tpu.resolve_config("default", overrides=_phase_overrides(default_data_dir, **CHAIN),
+                                      model_dir=str(tmp_path))
     summary = train_tpu.run(config)
-    prune, qat = summary["phases"]["prune"], summary["phases"]["qat"]
+    narrow, prune, qat = (summary["phases"][name] for name in ("channel_prune", "prune", "qat"))
 
     # Each phase trained its own steps in its own directory, from the previous phase's checkpoint.
     assert summary["train"]["final_step"] == 60
-    assert prune["train"]["final_step"] == qat["train"]["final_step"] == 6  # ceil(0.03 * 187)
+    assert narrow["train"]["final_step"] == prune["train"]["final_step"] == qat["train"]["final_step"] == 6  # ceil(0.03 * 187)
     assert prune["artifacts"]["model_dir"] == str(tmp_path / "prune")
     assert os.path.isfile(tmp_path / "qat" / "summary.json") and os.path.isfile(tmp_path / "prune" / "config.yaml")
     on_disk = json.loads((tmp_path / "summary.json").read_text())
-    assert set(on_disk["phases"]) == {"prune", "qat"}
+    assert list(on_disk["phases"]) == ["channel_prune", "prune", "qat"]
+
+    # The channel_prune phase removed 30% of the float model's Mult-Adds (taylor, on training batches),
+    # distilled from the float model; its summary, its report and the architecture it wrote agree.
+    assert narrow["channel_pruning"]["criterion"] == "taylor" and narrow["distillation_teacher"] == "float phase"
+    assert narrow["channel_pruning"]["mult_adds_before"] == summary["mult_adds"]
+    assert 0.3 <= narrow["channel_pruning"]["mac_reduction"] < 0.33
+    assert narrow["mult_adds"] == narrow["channel_pruning"]["mult_adds_after"]
+    assert narrow["trainable_params"] == narrow["channel_pruning"]["params_after"] < summary["trainable_params"]
+    report = json.loads((tmp_path / "channel_prune" / "channel_pruning.json").read_text())
+    assert report["mult_adds_after"] == narrow["mult_adds"] and report["layers"]
+    architecture = phases_lib.create_phase(config, "channel_prune").architecture(10, RESOLUTION)
+    assert profile_model(architecture).mult_adds == narrow["mult_adds"]
+    # The later phases trained that architecture: the int8 file's conv / depthwise / dense filters hold
+    # exactly its kernels' weights.
+    kernels = sorted(int(np.prod(layer.weights[0].shape)) for layer in architecture.layers
+                     if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense"))
+    content = (tmp_path / "qat" / "export" / "model_int8.tflite").read_bytes()
+    assert sorted(r["params"] for r in compression.tflite_weight_sparsity(content)
+                  if "quant_preprocess/" not in r["layer"]) == kernels
 
     # Pruning reached the target in every prunable kernel, depthwise included, and the export is plain layers.
     report = json.loads((tmp_path / "prune" / "sparsity.json").read_text())
@@ -70,12 +95,15 @@ def test_float_prune_qat_phases_end_in_sparse_full_integer_tflite(tmp_path, defa
     assert summary["export"]["formats"]["tflite_int8"]["eval_top1"] == pytest.approx(
         _tflite_top1(float_int8, default_data_dir), abs=1e-9)
 
-    # Running the same config again resumes: no phase trains again.
-    again = train_tpu.run(train_tpu.resolve_config("default", overrides={**_phase_overrides(default_data_dir),
+    # Running the same config again resumes: no phase trains again, the architecture is read, not pruned again.
+    mtime = os.path.getmtime(tmp_path / "channel_prune" / "architecture.json")
+    again = train_tpu.run(train_tpu.resolve_config("default", overrides={**_phase_overrides(default_data_dir, **CHAIN),
                                                                        "export.enabled": False},
                                                    model_dir=str(tmp_path)))
-    for s in (again, again["phases"]["prune"], again["phases"]["qat"]):
+    for s in (again, *again["phases"].values()):
         assert s["train"]["start_step"] == s["train"]["final_step"]
+    assert os.path.getmtime(tmp_path / "channel_prune" / "architecture.json") == mtime
+    assert again["phases"]["channel_prune"]["channel_pruning"] == narrow["channel_pruning"]
 
 
 def _tflite_top1(content, default_data_dir):
