@@ -269,7 +269,7 @@ class ChannelPrunePhase(FineTunePhase):
     def architecture(self, num_classes, resolution, classifier_activation="softmax", sync_batch_norm=None,
                      name=None):
         """The channel-pruned architecture written when the phase pruned (``num_classes`` and ``resolution``
-        are those it was pruned at)."""
+        are those it was pruned at; ``name`` is not used: the model keeps the name it was pruned with)."""
         path = os.path.join(self.model_dir, ARCHITECTURE_FILE)
         if not files.exists(path):
             raise ValueError(f"phase 'channel_prune' has no {ARCHITECTURE_FILE} in {self.model_dir}; "
@@ -309,7 +309,8 @@ class ChannelPrunePhase(FineTunePhase):
                 data=data, data_batches=c.taylor_batches, return_report=True)
         except ValueError as error:  # e.g. a skip layer that does not exist, a reduction the model cannot reach
             raise config_lib.ConfigError(f"channel_prune: {error}") from error
-        plain = models_lib.rewrite_batch_norm(pruned, False, None)  # the file holds plain BatchNorm
+        # The file holds plain BatchNorm (a copy only when the model synchronizes it).
+        plain = models_lib.rewrite_batch_norm(pruned, False, None) if self.config.model.sync_batch_norm else pruned
         report = report.to_dict()
         if _is_chief():
             files.atomic_write(os.path.join(self.model_dir, ARCHITECTURE_FILE), plain.to_json())

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import keras_mobile
 from train_tpu import confusion
+from train_tpu.phases import CHANNEL_REPORT_FILE
 
 
 CHANNEL_PRUNING_TOTALS = ("criterion", "target_reduction", "round_to", "mult_adds_before", "mult_adds_after",
@@ -54,7 +55,7 @@ def build_summary(trainer, phase_name, result):
     pruning = trainer.models.channel_pruning
     if pruning:  # the channel_prune phase: totals here, every group and layer in the phase's JSON report
         summary["channel_pruning"] = {key: pruning[key] for key in CHANNEL_PRUNING_TOTALS}
-        summary["artifacts"]["channel_pruning"] = os.path.join(config.model_dir, "channel_pruning.json")
+        summary["artifacts"]["channel_pruning"] = os.path.join(config.model_dir, CHANNEL_REPORT_FILE)
     if trainer.source.eval_note:
         summary["eval_split"] = trainer.source.eval_note
     if "eval" in result:
