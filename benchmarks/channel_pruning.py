@@ -44,7 +44,7 @@ SPEEDUP_TARGET = 1.25  # the issue's target for 30% fewer Mult-Adds
 
 
 # --------------------------------------------------------------------------- models
-def _shufflenet_v2_at(width, resolution):
+def _shufflenet_v2_at(width, resolution, classes=1000):
     """ShuffleNetV2 at any width (see the module docstring): torchvision's topology, the package's blocks."""
     from keras_mobile.blocks.conv import TORCH_STYLE, conv_bn_act
     from keras_mobile.blocks.shuffle import pool_3x3_s2, shufflenet_v2_unit
@@ -52,7 +52,7 @@ def _shufflenet_v2_at(width, resolution):
     from keras_mobile.models.shufflenet_v2 import CHANNELS, NORMALIZATION, REPEATS
 
     stem, *stages, head = CHANNELS[1.0]
-    options = ModelOptions(input_shape=(resolution, resolution, 3))
+    options = ModelOptions(input_shape=(resolution, resolution, 3), classes=classes)
     model_input, x = options.inputs(32, normalization=NORMALIZATION)
     features = FeatureMaps()
     x = conv_bn_act(x, stem, 3, 2, act="relu", style=TORCH_STYLE, name="stem")
@@ -65,21 +65,24 @@ def _shufflenet_v2_at(width, resolution):
     return options.finish(model_input, x, features, pooled_dense_top(0.0), f"shufflenet_v2_w{width:.3f}")
 
 
-def _at_width(name, width, resolution):
+def _at_width(name, width, resolution, classes=1000):
     if model_info(name).family == "shufflenet_v2":
-        return _shufflenet_v2_at(width, resolution)
-    return create_model(name, input_shape=(resolution, resolution, 3), **width_override(name, width))
+        return _shufflenet_v2_at(width, resolution, classes)
+    return create_model(name, input_shape=(resolution, resolution, 3), classes=classes, **width_override(name, width))
 
 
-def width_baseline(name, mult_adds, resolution, log=print):
-    """``(width, model)``: the family at the width whose Mult-Adds are closest to ``mult_adds`` (bisection)."""
+def width_baseline(name, mult_adds, resolution, log=print, classes=1000):
+    """``(width, model)``: the family at the width whose Mult-Adds are closest to ``mult_adds`` (bisection).
+
+    ``classes``: the classifier's outputs, as in the model ``mult_adds`` was counted on (the head counts).
+    """
     low, high = 0.1, 1.0
     counted = {}
 
     def macs(width):
         width = round(width, 4)
         if width not in counted:
-            model = _at_width(name, width, resolution)
+            model = _at_width(name, width, resolution, classes)
             counted[width] = (profile_model(model).mult_adds, model)
         return counted[width][0]
 

@@ -74,7 +74,8 @@ def rows(models, reductions, resolution, epochs, phase_epochs, out, log=print):
             if family in NO_WIDTH_BASELINE:
                 log(f"{model}: no width baseline ({NO_WIDTH_BASELINE[family]})")
                 continue
-            width, _ = width_baseline(model, pruned["mult_adds"], resolution, log=log)
+            classes = len(unpruned["per_class"]["examples"])  # the head counts: the default data has 10 classes
+            width, _ = width_baseline(model, pruned["mult_adds"], resolution, log=log, classes=classes)
             baseline = train(os.path.join(out, model, f"width_{width:.3f}"), model, resolution,
                              epochs + phase_epochs, extra=[f"--width={width}"], log=log)
             results.append(_row(model, f"width {width:.3f}", baseline, epochs + phase_epochs, width))
