@@ -10,6 +10,7 @@ models instead.
     keras_mobile.list_models("mobilenetv3_*")
     keras_mobile.profile_model(model)              # params, Mult-Adds, memory traffic per layer
     keras_mobile.export_model(model, "out/")       # SavedModel / TFLite / ONNX, each checked against Keras
+    keras_mobile.optimize_for_inference(model)     # the same function in a graph LiteRT runs faster
 
 The public names load on first use (PEP 562): importing the package imports
 no Keras, so ``tfds_configs`` and ``train_tpu`` can use its small helpers
@@ -27,6 +28,7 @@ _PUBLIC = {
     "list_models": "keras_mobile.registry",
     "model_info": "keras_mobile.registry",
     "export_model": "keras_mobile.export",
+    "optimize_for_inference": "keras_mobile.inference_rewrites",
     "profile_model": "keras_mobile.profile",
     "convert_weights": "keras_mobile.convert",
     "decode_predictions": "keras_mobile.pretrained.imagenet_classes",

@@ -2,6 +2,7 @@
 
     python -m keras_mobile.benchmark [NAMES ...] [--threads 1,2] [--precision fp32,int8] [--plot out.png]
     python -m keras_mobile.benchmark --ops        # what single op patterns cost (MixNet, ShuffleNet, V3 ops)
+    python -m keras_mobile.benchmark --optimized  # + each model as export ships it (optimize_for_inference)
 
 Each model (random weights; latency does not depend on their values) is
 converted to TFLite at batch 1 with static shapes (``keras_mobile.tflite``),
@@ -21,6 +22,12 @@ at the end:
 * our mobilenetv2_100 fp32 (no preprocessing) / keras.applications MobileNetV2 fp32 <= 1.03
 * every family's ms/GMAC <= 2x mobilenetv2_100's at one thread (above 1.3x is flagged)
 * mobilenetv2_100 int8 / fp32 <= 0.6
+
+``--optimized`` adds a ``NAME/optimized`` row for every model that ``keras_mobile.optimize_for_inference``
+rewrites (what ``export_model`` converts by default; models it leaves alone convert to the same graph,
+said in the log), and the targets for it: its ms/GMAC against mobilenetv2_100's (MixNet-S: <= 1.5x),
+its int8 no slower than its fp32, and no optimized row slower than its original. ``--ops`` always
+times each rewritten op pattern beside its original (``PATTERN [optimized]``).
 """
 
 import argparse
@@ -37,6 +44,10 @@ from keras_mobile import backend, tflite
 REFERENCE = "keras.applications.MobileNetV2"
 BASELINE = "mobilenetv2_100"
 RAW_BASELINE = "mobilenetv2_100/no_preprocessing"  # include_preprocessing=False: the reference's input range
+OPTIMIZED = "/optimized"  # row suffix: the model after optimize_for_inference
+OPTIMIZED_PATTERN = " [optimized]"
+NO_MERGE_PATTERN = " [optimized, no merge]"
+OPTIMIZED_MS_PER_GMAC_TARGET = {"mixnet_s": 1.5}  # x mobilenetv2_100's fp32 ms/GMAC at 1 thread
 # The 1.0-width variant of each family (families not listed: their first variant).
 _PREFERRED = (
     "mobilenetv1_100", "mobilenetv2_100", "mobilenetv3_large_100", "mobilenext_100", "rexnet_100",
@@ -74,8 +85,12 @@ def _build(name, resolution):
     return create_model(name, input_shape=(resolution, resolution, 3)), info.family, resolution
 
 
-def prepare(names, precisions, resolution=None, reference=True, log=print):
-    """Convert every model: a list of row dicts with ``content`` (TFLite bytes) per precision."""
+def prepare(names, precisions, resolution=None, reference=True, optimized=False, log=print):
+    """Convert every model: a list of row dicts with ``content`` (TFLite bytes) per precision.
+
+    ``optimized``: also each model after ``optimize_for_inference`` (row ``NAME/optimized``), where it
+    rewrites anything.
+    """
     extra = [REFERENCE, RAW_BASELINE] if reference else []
     names = list(dict.fromkeys(list(names) + extra))
     rows = []
@@ -86,8 +101,30 @@ def prepare(names, precisions, resolution=None, reference=True, log=print):
         scale = (1 / 127.5, -1.0) if name in (REFERENCE, RAW_BASELINE) else (1.0, 0.0)
         rows += _convert(name, family, model, precisions, scale)
         log(f"converted {name} ({', '.join(precisions)}) in {time.perf_counter() - start:.1f}s")
+        if optimized and name not in (REFERENCE, RAW_BASELINE):
+            rows += _optimized_rows(name, family, model, precisions, log)
         del model
     return rows
+
+
+def _optimized_rows(name, family, model, precisions, log):
+    from keras_mobile.inference_rewrites import optimize_for_inference
+
+    faster, report = optimize_for_inference(model, return_report=True)
+    if not report.rewrites:
+        log(f"{name}: optimize_for_inference rewrites nothing (its export converts the same graph)")
+        return []
+    log(report.format().splitlines()[0])
+    rows = _convert(name + OPTIMIZED, family, faster, precisions)
+    for row in rows:  # the architecture's figures: ms/GMAC compares graphs of the same model
+        row["params"], row["mult_adds"] = _figures(model)
+    return rows
+
+
+def _figures(model):
+    from keras_mobile.profile import mult_adds, trainable_params
+
+    return trainable_params(model), mult_adds(model)
 
 
 def _convert(name, family, model, precisions, scale=(1.0, 0.0)):
@@ -128,7 +165,7 @@ def op_patterns(size=28, channels=240):
     are slow per Mult-Add on this CPU.
     """
     from keras_mobile.backend import keras, layers
-    from keras_mobile.blocks.conv import TF_STYLE, activation, conv, squeeze_excite
+    from keras_mobile.blocks.conv import TF_STYLE, activation, batch_norm, conv, squeeze_excite
     from keras_mobile.blocks.mobile import mixed_depthwise
     from keras_mobile.layers import ChannelShuffle, ChannelSplit
 
@@ -141,7 +178,14 @@ def op_patterns(size=28, channels=240):
         "depthwise 3x3": lambda x: layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x),
         "depthwise 5x5": lambda x: layers.DepthwiseConv2D(5, padding="same", use_bias=False)(x),
         "depthwise 7x7": lambda x: layers.DepthwiseConv2D(7, padding="same", use_bias=False)(x),
+        "depthwise 9x9": lambda x: layers.DepthwiseConv2D(9, padding="same", use_bias=False)(x),
+        "depthwise 7x7 + BN": lambda x: layers.BatchNormalization()(layers.DepthwiseConv2D(7, padding="same",
+                                                                                            use_bias=False)(x)),
         "mixed depthwise 3/5/7 (MixNet)": lambda x: mixed_depthwise(x, (3, 5, 7), style=style, name="mix"),
+        "mixed depthwise 3/5/7 + BN (MixNet)": lambda x: batch_norm(mixed_depthwise(x, (3, 5, 7), style=style,
+                                                                                   name="mix"), style, "bn"),
+        "mixed depthwise 3/5 + BN (MixNet)": lambda x: batch_norm(mixed_depthwise(x, (3, 5), style=style,
+                                                                                 name="mix"), style, "bn"),
         "mixed depthwise 3/3/3 (split, concat)": lambda x: mixed_depthwise(x, (3, 3, 3), style=style, name="mix"),
         "pointwise 1x1": lambda x: conv(x, channels, 1, name="pw"),
         "grouped pointwise 1x1, 2 groups (MixNet)": lambda x: conv(x, channels, 1, groups=2, name="gpw"),
@@ -157,11 +201,33 @@ def op_patterns(size=28, channels=240):
 
 
 def prepare_ops(precisions, size=28, channels=240, log=print):
+    """Rows of every op pattern, and of each one ``optimize_for_inference`` rewrites (``PATTERN [optimized]``)."""
+    from keras_mobile.inference_rewrites import optimize_for_inference
+
     rows = []
     for label, model in op_patterns(size, channels).items():
+        _randomize_batchnorm(model)
         rows += _convert(label, "op pattern", model, precisions)
+        faster, report = optimize_for_inference(model, return_report=True)
+        if report.rewrites:
+            variants = [(OPTIMIZED_PATTERN, faster)]
+            if report.count("merge_mixconv"):  # the merge's own effect: the same rewrite without it
+                variants.append((NO_MERGE_PATTERN, optimize_for_inference(model, merge_mixconv=False)))
+            for suffix, rewritten in variants:
+                optimized = _convert(label + suffix, "op pattern", rewritten, precisions)
+                for row in optimized:
+                    row["params"], row["mult_adds"] = _figures(model)
+                rows += optimized
     log(f"converted {len(rows)} op-pattern rows ({size}x{size}x{channels})")
     return rows
+
+
+def _randomize_batchnorm(model, seed=0):
+    """Non-trivial BatchNorm statistics (as after training), so a folded BatchNorm is not a no-op."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in layer.get_weights()])
 
 
 def format_ops_table(results):
@@ -237,6 +303,14 @@ def targets(results):
         fp32, int8 = median(BASELINE, "fp32", t), median(BASELINE, "int8", t)
         if fp32 and int8:
             out["int8_ratio"][t] = int8["median_ms"] / fp32["median_ms"]
+    out["optimized_speedup"], out["optimized_int8_vs_fp32"] = {}, {}
+    for r in results:
+        if r["model"].endswith(OPTIMIZED):
+            original = median(r["model"][: -len(OPTIMIZED)], r["precision"], r["threads"])
+            if original:
+                out["optimized_speedup"][f"{r['model']} {r['precision']} {r['threads']}t"] = original["median_ms"] / r["median_ms"]
+            if r["precision"] == "int8" and (fp32 := median(r["model"], "fp32", r["threads"])):
+                out["optimized_int8_vs_fp32"][f"{r['model']} {r['threads']}t"] = r["median_ms"] / fp32["median_ms"]
     base = median(BASELINE, "fp32", 1)
     if base:
         for r in results:
@@ -266,7 +340,44 @@ def format_table(results, ratios=None):
             lines.append(f"target: {BASELINE} int8 / fp32 at {t} thread(s) = {value:.3f} (<= 0.60: {'ok' if value <= 0.6 else 'MISSED'})")
         for model, value in sorted(ratios["ms_per_gmac_vs_mobilenetv2"].items(), key=lambda kv: -kv[1]):
             verdict = "MISSED (> 2x)" if value > 2 else ("flagged (> 1.3x)" if value > 1.3 else "ok")
+            limit = OPTIMIZED_MS_PER_GMAC_TARGET.get(model[: -len(OPTIMIZED)]) if model.endswith(OPTIMIZED) else None
+            if limit:
+                verdict = f"<= {limit}: {'ok' if value <= limit else 'MISSED'}"
             lines.append(f"target: {model} ms/GMAC / {BASELINE}'s at 1 thread = {value:.2f} ({verdict})")
+        for key, value in ratios.get("optimized_speedup", {}).items():
+            lines.append(f"target: {key}: original / optimized = {value:.2f}x (>= 1: {'ok' if value >= 1 else 'SLOWER'})")
+        for key, value in ratios.get("optimized_int8_vs_fp32", {}).items():
+            lines.append(f"target: {key}: int8 / fp32 = {value:.2f} (<= 1: {'ok' if value <= 1 else 'MISSED'})")
+    return "\n".join(lines)
+
+
+def format_markdown(results, threads=1):
+    """The README's table: per model, fp32 and int8 ms as built and as exported (``/optimized`` rows)."""
+    rows = {(r["model"], r["precision"]): r for r in results if r["threads"] == threads}
+    base = rows.get((BASELINE, "fp32"))
+    models = [m for m in dict.fromkeys(r["model"] for r in results)
+              if not m.endswith(OPTIMIZED) and m not in (REFERENCE, RAW_BASELINE)]
+    lines = [f"| model | Mult-Adds | fp32 ms | fp32 ms, optimized | int8 ms | int8 ms, optimized | "
+             f"ms/GMAC / {BASELINE}'s (fp32) | optimized |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def cell(model, precision):
+        row = rows.get((model, precision))
+        return f"{row['median_ms']:.2f}" if row else "–"
+
+    for model in models:
+        first = rows.get((model, "fp32")) or rows.get((model, "int8"))
+        rewritten = any((model + OPTIMIZED, p) in rows for p in ("fp32", "int8"))
+        same = "same graph"
+        ratio = optimized = "–"
+        if base and (model, "fp32") in rows:
+            ratio = f"{rows[(model, 'fp32')]['ms_per_gmac'] / base['ms_per_gmac']:.2f}"
+            if (model + OPTIMIZED, "fp32") in rows:
+                optimized = f"**{rows[(model + OPTIMIZED, 'fp32')]['ms_per_gmac'] / base['ms_per_gmac']:.2f}**"
+        lines.append(f"| {model} | {first['mult_adds'] / 1e6:.0f}M | {cell(model, 'fp32')} | "
+                     f"{cell(model + OPTIMIZED, 'fp32') if rewritten else same} | {cell(model, 'int8')} | "
+                     f"{cell(model + OPTIMIZED, 'int8') if rewritten else same} | {ratio} | "
+                     f"{optimized if rewritten else same} |")
     return "\n".join(lines)
 
 
@@ -310,7 +421,10 @@ def main(argv=None):
     parser.add_argument("--no-reference", action="store_true", help=f"skip the {REFERENCE} reference row")
     parser.add_argument("--plot", help="write a PNG of Mult-Adds against latency per family")
     parser.add_argument("--json", help="write the results as JSON")
+    parser.add_argument("--markdown", action="store_true", help="also print the README's table (1 thread)")
     parser.add_argument("--ops", action="store_true", help="time single op patterns (op_patterns) instead of models")
+    parser.add_argument("--optimized", action="store_true",
+                        help="also time each model after optimize_for_inference (what export_model converts)")
     parser.add_argument("--ops-size", default="28x240", help="op-pattern feature map, SIZExCHANNELS (with --ops)")
     args = parser.parse_args(argv)
     try:
@@ -326,7 +440,8 @@ def main(argv=None):
             size, channels = _ops_size(args.ops_size)
             rows = prepare_ops(precisions, size, channels, log=log)
         else:
-            rows = prepare(args.names or default_models(), precisions, args.resolution, reference=not args.no_reference, log=log)
+            rows = prepare(args.names or default_models(), precisions, args.resolution, reference=not args.no_reference,
+                           optimized=args.optimized, log=log)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -338,6 +453,8 @@ def main(argv=None):
         return 0
     ratios = targets(results)
     print(format_table(results, ratios))
+    if args.markdown:
+        print("\n" + format_markdown(results, min(threads)))
     if args.json:
         _write_json(args.json, {"results": results, "targets": ratios})
     if args.plot:

@@ -42,6 +42,13 @@ and top-1 agreement (the fraction of images whose arg-max matches). Thresholds
 
 A failed check raises ``ExportError`` naming the format and the figure.
 
+Inference rewrites: the TFLite formats are converted from ``keras_mobile.optimize_for_inference(model)``
+(large depthwise kernels cut into pieces XNNPACK runs fast, BatchNorms the converter cannot fold folded;
+the same function) unless ``optimize=False``; their parity checks still compare against ``model``
+itself. The report's ``inference_rewrites`` says what was rewritten and each TFLite format's
+``optimized`` whether it was built from the rewritten graph. SavedModel, ``.keras`` and ONNX keep the
+model as it is (TensorRT and onnxruntime choose their own kernels).
+
 A quantization-aware model (``keras_mobile.compression.quantize_model``, tf_keras)
 exports as ``savedmodel`` and ``tflite_int8`` only: its int8 TFLite takes the
 ranges of its fake-quant nodes (``compression.convert_qat``, no calibration)
@@ -113,6 +120,7 @@ class FormatReport:
     tolerance: dict
     seconds: float
     tflite: dict = None  # ops, max_rank, input/output dtypes (TFLite formats only)
+    optimized: bool = False  # built from optimize_for_inference(model) (TFLite formats)
 
 
 # --------------------------------------------------------------------------- builders / checkers
@@ -221,6 +229,7 @@ def export_model(
     calibration_steps=100,
     labels=None,
     preprocessing=None,
+    optimize=True,
 ):
     """Export ``model`` to ``formats`` in ``directory``, verify every artifact, return the report dict.
 
@@ -235,6 +244,8 @@ def export_model(
       line; ``python -m keras_mobile.predict`` prints them); their number must be the model's outputs.
     preprocessing: a JSON-able dict saved in the report as ``preprocessing`` (e.g. ``{"normalization":
       "raw", "crop_fraction": 0.875}``: how images become the model's input, read by ``predict``).
+    optimize: convert the TFLite formats from ``optimize_for_inference(model)`` (default); False converts
+      ``model`` as it is. A QAT model is always converted as it is (its ranges belong to its graph).
     """
     tflite.require_tensorflow(model)
     formats = _check_formats(formats)
@@ -264,6 +275,15 @@ def export_model(
         representative_data = sample_images(shape, 32, seed=1)
     reference = np.asarray(model(sample_inputs, training=False), "float32")
     labels = _check_labels(labels, reference.shape[-1])
+    if not isinstance(optimize, bool):
+        raise ValueError(f"optimize={optimize!r} is not supported; accepted values: True, False.")
+    rewrites = None
+    tflite_model = model
+    if optimize and not quantized and any(name.startswith("tflite_") for name in formats):
+        from keras_mobile.inference_rewrites import optimize_for_inference
+
+        optimized, rewrites = optimize_for_inference(model, input_size=shape[:2], return_report=True)
+        tflite_model = optimized if rewrites.rewrites else model  # nothing rewritten: the same graph
 
     directory = os.path.abspath(os.fspath(directory))
     parent = os.path.dirname(directory)
@@ -295,7 +315,7 @@ def export_model(
                     if quantized:  # ranges from the fake-quant nodes; no calibration
                         content = convert_qat(model, shape[:2], int8_io, check=False)
                     else:
-                        frozen = frozen if frozen is not None else tflite.frozen_function(model, shape)
+                        frozen = frozen if frozen is not None else tflite.frozen_function(tflite_model, shape)
                         content = tflite.convert(
                             frozen, name[len("tflite_"):], representative_data, int8_io, calibration_steps
                         )
@@ -318,6 +338,7 @@ def export_model(
                 tolerance=checks[name],
                 seconds=round(time.perf_counter() - start, 2),
                 tflite=facts,
+                optimized=name.startswith("tflite_") and tflite_model is not model,
             )
         report = {
             "model": model.name,
@@ -327,6 +348,13 @@ def export_model(
             "samples": int(len(sample_inputs)),
             "float_top1_classes": int(len(np.unique(reference.reshape(len(reference), -1).argmax(-1)))),
             "formats": {name: dataclasses.asdict(result) for name, result in results.items()},
+            "inference_rewrites": None if rewrites is None else {
+                "split_depthwise": rewrites.count("split_depthwise"),
+                "fold_batchnorm": rewrites.count("fold_batchnorm"),
+                "merge_mixconv": rewrites.count("merge_mixconv"),
+                "left_whole": rewrites.count("left_whole"),
+                "layers": [dataclasses.asdict(r) for r in rewrites.rewrites],
+            },
         }
         extra = []
         if labels is not None:
@@ -399,6 +427,10 @@ def format_report(report):
         f"{report['samples']} sample images, {report['float_top1_classes']} distinct Keras top-1 classes",
         f"{'format':22} {'runtime':15} {'size':>10} {'max|diff|':>10} {'top-1':>6} {'s':>6}  ops",
     ]
+    rewrites = report.get("inference_rewrites")
+    if rewrites:
+        lines.insert(1, f"TFLite from optimize_for_inference: {rewrites['split_depthwise']} depthwise convs split, "
+                        f"{rewrites['fold_batchnorm']} BatchNorms folded, {rewrites['merge_mixconv']} MixConvs merged")
     for name, entry in report["formats"].items():
         ops = ",".join(entry["tflite"]["ops"]) if entry.get("tflite") else ""
         lines.append(
@@ -422,6 +454,8 @@ def main(argv=None):
     parser.add_argument("--classes", type=int, help="override the number of classes")
     parser.add_argument("--int8-io", default="int8", choices=tflite.IO_DTYPES, help="full-integer input/output type")
     parser.add_argument("--calibration-images", type=int, default=32, help="random representative images for int8")
+    parser.add_argument("--no-optimize", action="store_true",
+                        help="convert the TFLite formats from the model as it is (no optimize_for_inference)")
     args = parser.parse_args(argv)
     try:
         info = model_info(args.name)
@@ -441,7 +475,8 @@ def main(argv=None):
                 file=sys.stderr,
             )
             calibrate_batchnorm(model, representative, gamma=0.6)
-        report = export_model(model, args.out, args.formats, representative_data=representative, int8_io=args.int8_io)
+        report = export_model(model, args.out, args.formats, representative_data=representative, int8_io=args.int8_io,
+                              optimize=not args.no_optimize)
     except (ValueError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         if isinstance(error, ExportError) and not args.weights and (args.classes or 1000) >= 100:

@@ -43,6 +43,12 @@ def test_op_patterns_run(capsys):
     table = capsys.readouterr().out
     for label in ("mixed depthwise 3/5/7 (MixNet)", "channel shuffle, 2 groups", "hard-swish", "squeeze-excite (1/4)"):
         assert label in table
+    # every pattern optimize_for_inference rewrites is timed beside its original, and only those
+    rewritten = {line[:48].strip() for line in table.splitlines() if "[optimized" in line}
+    assert {label[:48] for label in ("depthwise 7x7 [optimized]", "depthwise 9x9 [optimized]",
+                                     "mixed depthwise 3/5 + BN (MixNet) [optimized]",
+                                     "mixed depthwise 3/5 + BN (MixNet) [optimized, no merge]")} <= rewritten
+    assert not any(line.startswith(("depthwise 3x3 [", "depthwise 5x5 [", "pointwise 1x1 [")) for line in table.splitlines())
     assert benchmark.main(["--ops", "--ops-size", "28"]) == 1
     assert "--ops-size '28'" in capsys.readouterr().err
 
@@ -64,3 +70,15 @@ def test_target_ratios():
     assert ratios["int8_ratio"][1] == 0.5
     assert ratios["ms_per_gmac_vs_mobilenetv2"]["xception"] == 0.3
     assert "MISSED" not in benchmark.format_table([], ratios)
+
+    # optimized rows: speedup over the original, int8 against fp32, and MixNet-S's ms/GMAC target
+    results += [row("mixnet_s", "fp32", 1, 30.0, macs=0.25e9), row("mixnet_s", "int8", 1, 60.0, macs=0.25e9),
+                row("mixnet_s" + benchmark.OPTIMIZED, "fp32", 1, 15.0, macs=0.25e9),
+                row("mixnet_s" + benchmark.OPTIMIZED, "int8", 1, 12.0, macs=0.25e9)]
+    ratios = benchmark.targets(results)
+    assert ratios["optimized_speedup"] == {"mixnet_s/optimized fp32 1t": 2.0, "mixnet_s/optimized int8 1t": 5.0}
+    assert ratios["optimized_int8_vs_fp32"] == {"mixnet_s/optimized 1t": 0.8}
+    assert ratios["ms_per_gmac_vs_mobilenetv2"]["mixnet_s/optimized"] == 6.0  # 60 ms/GMAC against 10
+    table = benchmark.format_table([], ratios)
+    assert "mixnet_s/optimized ms/GMAC / mobilenetv2_100's at 1 thread = 6.00 (<= 1.5: MISSED)" in table
+    assert "mixnet_s/optimized 1t: int8 / fp32 = 0.80 (<= 1: ok)" in table

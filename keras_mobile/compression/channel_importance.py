@@ -19,7 +19,8 @@
 import numpy as np
 
 from keras_mobile import backend
-from keras_mobile.compression.channel_graph import PRODUCERS, flatten, model_structures, tensor_key
+from keras_mobile.compression.channel_graph import PRODUCERS
+from keras_mobile.graph import flatten, model_structures, tensor_key
 from keras_mobile.validation import fail
 
 CRITERIA = ("l1", "bn_gamma", "taylor")

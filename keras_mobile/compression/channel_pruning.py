@@ -34,17 +34,13 @@ from keras_mobile.compression import channel_importance
 from keras_mobile.compression.channel_graph import (
     COUNTED,
     ChannelGraph,
-    check_functional,
-    flatten,
     layer_mult_adds,
-    map_structure,
-    model_structures,
-    tensor_key,
     weight_role,
     weight_shapes,
 )
 from keras_mobile.compression.channel_importance import CRITERIA, GLOBAL_CRITERIA
 from keras_mobile.compression.channel_report import ChannelGroup, ChannelPruningReport, LayerChange
+from keras_mobile.graph import check_functional, flatten, map_structure, model_structures, tensor_key
 from keras_mobile.profile import profile_model
 from keras_mobile.validation import check_choice, check_int, check_number, fail
 
