@@ -39,7 +39,7 @@ import numpy as np
 
 from keras_mobile.backend import keras, layers
 from keras_mobile.graph import check_functional, flatten, graph_nodes, map_structure, model_structures, tensor_key
-from keras_mobile.validation import check_int, fail
+from keras_mobile.validation import check_bool, check_int, fail
 
 MAX_KERNEL = 5  # XNNPACK's fast depthwise kernels: 3x3 and 5x5 (anything up to 25 taps)
 
@@ -216,6 +216,8 @@ class Rewrite:
 
 @dataclasses.dataclass
 class InferenceRewriteReport:
+    """What ``optimize_for_inference`` did to ``model``: one ``Rewrite`` per layer changed; ``format()`` prints it."""
+
     model: str
     max_kernel: int
     rewrites: list
@@ -257,6 +259,9 @@ def optimize_for_inference(model, max_kernel=MAX_KERNEL, plans=None, fold_batchn
             "belong to its own graph. Optimize the float model, then quantize the result (compression.quantize_model)."
         )
     max_kernel = check_int("max_kernel", max_kernel, minimum=1)
+    for arg, value in (("fold_batchnorm", fold_batchnorm), ("merge_mixconv", merge_mixconv),
+                       ("return_report", return_report)):
+        check_bool(arg, value)
     table = dict(DEPTHWISE_PLANS)
     table.update(plans or {})
     for size, plan in table.items():

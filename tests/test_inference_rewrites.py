@@ -175,6 +175,8 @@ def test_errors_are_clear():
     model = _synthetic(14, 1, "same")
     with pytest.raises(ValueError, match=r"max_kernel=0 is not supported; accepted values"):
         optimize_for_inference(model, max_kernel=0)
+    with pytest.raises(ValueError, match=r"merge_mixconv='no' is not supported; accepted values"):
+        optimize_for_inference(model, merge_mixconv="no")
     with pytest.raises(ValueError, match=r"input_size=\(14,\) is not supported"):
         optimize_for_inference(model, input_size=(14,))
     with pytest.raises(ValueError, match=r"input_size=\(16, 16\) is not supported.*\(14, 14\)"):
