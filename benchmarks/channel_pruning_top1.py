@@ -19,9 +19,10 @@ Top-1 is the harness's eval on the default dataset's eval split (EMA weights for
 runs, the phase's weights for the pruned ones). One seed: differences of a point or two are within the
 run-to-run spread of such short runs.
 
-Resolution: 64 px, the default preset's. At 32 px MobileNetV2 1.0 reached only 32% top-1 after 12 epochs
-(the float run took 388 s on 2 shared cores), too low to compare anything; 64 px has 4x the Mult-Adds, so
-the default set (4 models, 2 reductions, 12 + 4 epochs) is hours of CPU: run it on a GPU or TPU host.
+Resolution: 64 px, the default preset's (at 32 px MobileNetV2 1.0 reached only 32% top-1 after 12 epochs,
+too low to compare anything). The default set (4 models, 2 reductions, 12 + 4 epochs) took 30-40 minutes
+per model on 2 cores (2026-11-30; figures in docs/compression.md). The width baseline is bisected on the
+model with the harness's classifier (the data's classes): the head counts in the Mult-Adds.
 """
 
 import argparse
