@@ -254,14 +254,14 @@ def test_trained_model_int8_agrees_and_export_converts_the_optimized_graph(tmp_p
     _assert_same_function(model, optimized, images)
     probabilities = np.asarray(model(images))
     float_top1 = probabilities.argmax(-1)
-    # trained (chance is 1/16; measured 0.56) but not certain (measured mean top probability 0.54): the
+    # trained (chance is 1/16; measured 0.52) but not certain (measured mean top probability 0.53): the
     # agreement below is about a real classifier near its decision boundaries
     assert np.mean(float_top1 == labels) >= 0.35 and probabilities.max(-1).mean() < 0.85
     calibration = _stripes(64, seed=2)[0]
     original8 = tflite.Runner(tflite.convert_model(model, "int8", representative_data=calibration))(images).argmax(-1)
     optimized8 = tflite.Runner(tflite.convert_model(optimized, "int8", representative_data=calibration))(images).argmax(-1)
     assert np.mean(optimized8 == original8) >= 0.95  # measured 0.99
-    assert np.mean(optimized8 == float_top1) >= np.mean(original8 == float_top1) - 0.03  # measured 0.99 vs 0.98
+    assert np.mean(optimized8 == float_top1) >= np.mean(original8 == float_top1) - 0.03  # measured 0.98 vs 0.99
 
     # export_model converts the TFLite formats from the optimized graph, checked against the original model
     report = export_model(model, tmp_path / "opt", ("tflite_fp32", "tflite_int8"),
