@@ -298,8 +298,8 @@ class _Rewriter:
         self.splits = {node.name: plan for node in nodes if (plan := self._plan(node)) is not None}
         self.folds = self._folds() if fold_batchnorm else {}  # depthwise name -> (BN layer, first channel)
         self.folded_bn = {bn.name for bn, _ in self.folds.values()}
-        self.absorbed_pads = {self._pre_pad_node(node).name for node in nodes
-                              if node.name in self.splits and self._pre_pad_node(node) is not None}
+        pads = (self._pre_pad_node(node) for node in nodes if node.name in self.splits)
+        self.absorbed_pads = {pad.name for pad in pads if pad is not None}
         self.merges = self._merge_plans() if merge_mixconv else {}  # ChannelSplit name -> _MixConv
         self.merged_nodes = {node.name for plan in self.merges.values() for node in
                              [plan.concat] + [n for branch in plan.branches for n in branch if n is not None]}
@@ -443,7 +443,7 @@ class _Rewriter:
         kernel, bias = kernel.astype("float32"), None if bias is None else bias.astype("float32")
         weights = [kernel] + ([bias] if bias is not None else [])
         pre_pad = _normalize_padding(pre.layer.get_config()["padding"]) if pre is not None else ((0, 0), (0, 0))
-        plan = plan_for(tuple(kernel.shape[:2]), self.max_kernel, self.table) if node.name in self.splits else None
+        plan = self.splits.get(node.name)
         if plan is not None and (x.shape[1] is None or x.shape[2] is None):  # the crops need the size
             self.rewrites.append(Rewrite(node.name, "left_whole", "input size unknown (pass input_size=)"))
             plan = None
