@@ -115,23 +115,20 @@ def _optimized_rows(name, family, model, precisions, log):
         log(f"{name}: optimize_for_inference rewrites nothing (its export converts the same graph)")
         return []
     log(report.format().splitlines()[0])
-    rows = _convert(name + OPTIMIZED, family, faster, precisions)
-    for row in rows:  # the architecture's figures: ms/GMAC compares graphs of the same model
-        row["params"], row["mult_adds"] = _figures(model)
-    return rows
+    return _convert(name + OPTIMIZED, family, faster, precisions, figures_of=model)
 
 
-def _figures(model):
-    from keras_mobile.profile import mult_adds, trainable_params
+def _convert(name, family, model, precisions, scale=(1.0, 0.0), figures_of=None):
+    """Rows for one Keras model: TFLite bytes per precision, calibrated on ``sample_images * a + b``.
 
-    return trainable_params(model), mult_adds(model)
-
-
-def _convert(name, family, model, precisions, scale=(1.0, 0.0)):
-    """Rows for one Keras model: TFLite bytes per precision, calibrated on ``sample_images * a + b``."""
+    ``figures_of``: the model whose params and Mult-Adds the rows carry (default ``model``); a rewritten
+    graph carries its original's, so ms/GMAC compares graphs of the same architecture.
+    """
     from keras_mobile.testing import sample_images
     from keras_mobile.profile import mult_adds, trainable_params
 
+    counted = model if figures_of is None else figures_of
+    params, macs = trainable_params(counted), mult_adds(counted)
     tflite.require_tensorflow(model)
     shape = tflite.input_shape(model)
     frozen = tflite.frozen_function(model, shape)
@@ -144,8 +141,8 @@ def _convert(name, family, model, precisions, scale=(1.0, 0.0)):
             "family": family,
             "resolution": shape[0],
             "precision": precision,
-            "params": trainable_params(model),
-            "mult_adds": mult_adds(model),
+            "params": params,
+            "mult_adds": macs,
             "content": content,
             "ops": tflite.check_builtin(content, f"{name} {precision}")["ops"],
         })
@@ -214,10 +211,7 @@ def prepare_ops(precisions, size=28, channels=240, log=print):
             if report.count("merge_mixconv"):  # the merge's own effect: the same rewrite without it
                 variants.append((NO_MERGE_PATTERN, optimize_for_inference(model, merge_mixconv=False)))
             for suffix, rewritten in variants:
-                optimized = _convert(label + suffix, "op pattern", rewritten, precisions)
-                for row in optimized:
-                    row["params"], row["mult_adds"] = _figures(model)
-                rows += optimized
+                rows += _convert(label + suffix, "op pattern", rewritten, precisions, figures_of=model)
     log(f"converted {len(rows)} op-pattern rows ({size}x{size}x{channels})")
     return rows
 
