@@ -30,7 +30,6 @@ its int8 no slower than its fp32, and no optimized row slower than its original.
 times each rewritten op pattern beside its original (``PATTERN [optimized]``).
 """
 
-import argparse
 import json
 import os
 import re
@@ -39,7 +38,9 @@ import time
 
 import numpy as np
 
-from keras_mobile import backend, tflite
+from keras_mobile import backend, cli, tflite
+from keras_mobile.registry import create_model, list_models, model_info
+from keras_mobile.validation import check_int, fail
 
 REFERENCE = "keras.applications.MobileNetV2"
 BASELINE = "mobilenetv2_100"
@@ -56,8 +57,6 @@ _PREFERRED = (
 
 
 def default_models():
-    from keras_mobile.registry import list_models, model_info
-
     names = list_models()
     chosen = {}
     for name in _PREFERRED:
@@ -70,19 +69,14 @@ def default_models():
 
 def _build(name, resolution):
     """``(model, family, resolution)`` for a registered name or the reference."""
-    from keras_mobile.registry import create_model, model_info
-
-    if name == REFERENCE:
-        resolution = resolution or 224
-        shape = (resolution, resolution, 3)
-        return backend.keras.applications.MobileNetV2(weights=None, input_shape=shape), "keras.applications", resolution
-    if name == RAW_BASELINE:
-        resolution = resolution or 224
-        shape = (resolution, resolution, 3)
-        return create_model(BASELINE, input_shape=shape, include_preprocessing=False), "mobilenetv2", resolution
-    info = model_info(name)
-    resolution = resolution or info.default_resolution
-    return create_model(name, input_shape=(resolution, resolution, 3)), info.family, resolution
+    if name in (REFERENCE, RAW_BASELINE):
+        shape = model_info(BASELINE).input_shape(resolution)
+        if name == REFERENCE:
+            return backend.keras.applications.MobileNetV2(weights=None, input_shape=shape), "keras.applications", shape[0]
+        return create_model(BASELINE, input_shape=shape, include_preprocessing=False), "mobilenetv2", shape[0]
+    info = model_info(name, arg="names")
+    shape = info.input_shape(resolution)
+    return create_model(name, input_shape=shape), info.family, shape[0]
 
 
 def prepare(names, precisions, resolution=None, reference=True, optimized=False, log=print):
@@ -405,7 +399,7 @@ def plot(results, path, threads=None, precision="fp32"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m keras_mobile.benchmark", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser("keras_mobile.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="registered model names (default: one 1.0-width variant per family)")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--precision", default="fp32,int8", help="comma-separated subset of fp32,fp16,dynamic_int8,int8")
@@ -419,26 +413,35 @@ def main(argv=None):
     parser.add_argument("--ops", action="store_true", help="time single op patterns (op_patterns) instead of models")
     parser.add_argument("--optimized", action="store_true",
                         help="also time each model after optimize_for_inference (what export_model converts)")
-    parser.add_argument("--ops-size", default="28x240", help="op-pattern feature map, SIZExCHANNELS (with --ops)")
+    parser.add_argument("--ops-size", help="op-pattern feature map, SIZExCHANNELS (with --ops; default 28x240)")
     args = parser.parse_args(argv)
-    try:
-        threads = [int(t) for t in args.threads.split(",") if t]
-        precisions = [p for p in args.precision.split(",") if p]
-        for p in precisions:
-            if p not in tflite.PRECISIONS:
-                raise ValueError(f"--precision {p!r} is not supported; accepted values: {list(tflite.PRECISIONS)}.")
-        if not threads or min(threads) < 1:
-            raise ValueError(f"--threads {args.threads!r}: accepted values: positive ints, comma-separated.")
+    try:  # every flag is checked before the first model is converted
+        threads = _int_list("--threads", args.threads)
+        precisions = _choices("--precision", args.precision, tflite.PRECISIONS)
+        check_int("--runs", args.runs, minimum=1)
+        check_int("--warmup", args.warmup, minimum=0)
+        model_flags = (("names", args.names or None), ("--resolution", args.resolution),
+                       ("--no-reference", args.no_reference or None), ("--optimized", args.optimized or None),
+                       ("--plot", args.plot), ("--markdown", args.markdown or None))
+        if args.ops:
+            for flag, value in model_flags:
+                if value is not None:
+                    fail(flag, value, "none with --ops (it times op patterns, not models)")
+            size, channels = _ops_size("28x240" if args.ops_size is None else args.ops_size)
+        elif args.ops_size is not None:
+            fail("--ops-size", args.ops_size, "none without --ops (the op patterns' feature map)")
+        else:
+            names = args.names or default_models()
+            for name in names:  # unknown names and resolutions below a model's minimum, before any conversion
+                model_info(name, arg="names").input_shape(args.resolution, arg="--resolution")
         log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
         if args.ops:
-            size, channels = _ops_size(args.ops_size)
             rows = prepare_ops(precisions, size, channels, log=log)
         else:
-            rows = prepare(args.names or default_models(), precisions, args.resolution, reference=not args.no_reference,
+            rows = prepare(names, precisions, args.resolution, reference=not args.no_reference,
                            optimized=args.optimized, log=log)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return cli.report(parser, error)
     results = measure(rows, threads, args.warmup, args.runs, log=log, require_xnnpack=not args.ops)
     if args.ops:
         print(format_ops_table(results))
@@ -457,13 +460,32 @@ def main(argv=None):
     return 0
 
 
+def _int_list(flag, text, minimum=1):
+    """``[ints]`` from a comma-separated ``text`` (at least one, each >= ``minimum``); ValueError naming ``flag``."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < minimum:
+        fail(flag, text, f"comma-separated integers >= {minimum}, e.g. '1,2'")
+    return values
+
+
+def _choices(flag, text, accepted):
+    """``[items]`` from a comma-separated ``text``: a non-empty subset of ``accepted``; ValueError naming ``flag``."""
+    values = [v for v in text.split(",") if v]
+    if not values or any(v not in accepted for v in values):
+        fail(flag, text, f"a comma-separated non-empty subset of {list(accepted)}")
+    return values
+
+
 def _ops_size(text):
     try:
         size, channels = (int(v) for v in text.lower().split("x"))
-        if size < 1 or channels < 4:
-            raise ValueError
     except ValueError:
-        raise ValueError(f"--ops-size {text!r}: accepted values: SIZExCHANNELS, e.g. 28x240 (size >= 1, channels >= 4).") from None
+        size = channels = 0
+    if size < 1 or channels < 4:
+        fail("--ops-size", text, "SIZExCHANNELS, e.g. 28x240 (size >= 1, channels >= 4)")
     return size, channels
 
 

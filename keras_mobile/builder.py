@@ -32,7 +32,7 @@ from keras_mobile.blocks.linear_bottleneck import linear_bottleneck
 from keras_mobile.blocks.mobile import depthwise_separable, inverted_residual
 from keras_mobile.blocks.sandglass import sandglass, sandglass_layout
 from keras_mobile.pretrained.files import load_weights
-from keras_mobile.validation import check_bool, check_choice, check_int
+from keras_mobile.validation import check_bool, check_choice, check_int, check_number, fail
 
 POOLINGS = (None, "avg", "max")
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -254,8 +254,12 @@ class ModelOptions:
     include_preprocessing: the model maps [0, 255] RGB inputs itself to what its
         reference was trained on (``NORMALIZATIONS``; the family's normalization).
     features_only: return a dict of the last feature map at each stride
-        (``stride_2`` ... ``stride_32``); the classifier arguments are ignored.
+        (``stride_2`` ... ``stride_32``); it has no classifier and no pooling, so
+        ``include_top=True``, ``pooling``, ``classes`` and ``classifier_activation``
+        are refused beside it.
     name: the model's name (default: the family's name for the variant).
+
+    An option the chosen output would ignore is an error naming both (``from_arguments``).
     """
 
     input_shape: Optional[tuple] = None
@@ -268,6 +272,32 @@ class ModelOptions:
     include_preprocessing: bool = True
     features_only: bool = False
     name: Optional[str] = None
+
+    @classmethod
+    def from_arguments(cls, given):
+        """The options from the keyword arguments a caller gave (``given``; the others keep their defaults).
+
+        An option that the model's output would ignore is refused, naming it and the option that makes it
+        ignored: with ``features_only=True``, ``include_top=True``, ``pooling``, ``classes`` and
+        ``classifier_activation``; with ``include_top=True``, ``pooling``; with ``include_top=False``,
+        ``classes`` and ``classifier_activation``. ``include_top=False`` and ``pooling=None`` say "none"
+        and pass.
+        """
+        options = cls(**given)
+        check_bool("include_top", options.include_top)
+        check_bool("features_only", options.features_only)
+        if options.features_only:
+            output = "features_only=True (a dict of unpooled feature maps, no classifier)"
+            ignored = ("include_top", "pooling", "classes", "classifier_activation")
+        elif options.include_top:
+            output, ignored = "include_top=True (pooling applies to include_top=False)", ("pooling",)
+        else:
+            output, ignored = "include_top=False (no classifier)", ("classes", "classifier_activation")
+        for name in ignored:
+            if name in given and not (name in _NONE_VALUES and given[name] is _NONE_VALUES[name]):
+                accepted = f"{_NONE_VALUES[name]!r} or left out" if name in _NONE_VALUES else "left out"
+                fail(name, given[name], f"{accepted} with {output}")
+        return options
 
     def inputs(self, min_size=32, normalization="inception"):
         """``(model_input, x)``: the validated input and the (normalized) tensor the body starts from.
@@ -285,8 +315,6 @@ class ModelOptions:
         variant loads (``pretrained.imagenet.ImagenetFile``); None when the
         family has no published ImageNet file.
         """
-        check_bool("include_top", self.include_top)
-        check_bool("features_only", self.features_only)
         if self.features_only:
             outputs = features.outputs()
         elif self.include_top:
@@ -318,6 +346,12 @@ class ModelOptions:
 
 
 _OPTION_NAMES = tuple(field.name for field in dataclasses.fields(ModelOptions))
+# Options whose value says "none" (no classifier, no pooling): given beside an output that ignores them, they pass.
+_NONE_VALUES = {"include_top": False, "pooling": None}
+# Architecture arguments that several families take under one name, checked here for all of them.
+SHARED_ARGUMENTS = {
+    "dropout_rate": lambda value: check_number("dropout_rate", value, 0.0, 1.0, high_open=True),
+}
 
 
 def model_builder(function):
@@ -326,6 +360,9 @@ def model_builder(function):
     The public builder takes the family's architecture arguments and, as
     keyword arguments, every ``ModelOptions`` field; its signature (``help``,
     ``inspect.signature``) lists both, and its docstring gains the options'.
+    The options are checked together (``ModelOptions.from_arguments``), and the
+    architecture arguments in ``SHARED_ARGUMENTS`` (``dropout_rate`` in [0, 1))
+    by their shared rule.
     """
     own = list(inspect.signature(function).parameters.values())[1:]
     clash = [p.name for p in own if p.name in _OPTION_NAMES]
@@ -338,8 +375,9 @@ def model_builder(function):
     @functools.wraps(function)
     def builder(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
-        options = ModelOptions(**{k: v for k, v in bound.arguments.items() if k in _OPTION_NAMES})
-        architecture = {k: v for k, v in bound.arguments.items() if k not in _OPTION_NAMES}
+        options = ModelOptions.from_arguments({k: v for k, v in bound.arguments.items() if k in _OPTION_NAMES})
+        architecture = {k: SHARED_ARGUMENTS[k](v) if k in SHARED_ARGUMENTS else v
+                        for k, v in bound.arguments.items() if k not in _OPTION_NAMES}
         return function(options, **architecture)
 
     builder.__signature__ = signature

@@ -13,13 +13,14 @@ normalizes them as its reference did (``builder.NORMALIZATIONS``). The file is w
 this process runs (``TF_USE_LEGACY_KERAS``) and loads on that line.
 """
 
-import argparse
+import inspect
 import os
 import sys
 import tempfile
 
 import numpy as np
 
+from keras_mobile import cli
 from keras_mobile.pretrained.torch_checkpoint import read_checkpoint
 from keras_mobile.pretrained.torch_mapping import check_state_dict, keras_weights, layer_tensors, torch_reference
 from keras_mobile.registry import create_model, model_info
@@ -39,12 +40,13 @@ def convert_weights(checkpoint, model_name, out_path, **model_overrides):
     shape that differs. The file is staged next to ``out_path``, loaded back into a fresh model the way
     ``weights=`` loads it, and only then renamed into place. Returns ``out_path``.
     """
-    info = model_info(model_name)
-    reference = torch_reference(info.family)
+    info = model_info(model_name, arg="model_name")
+    reference = torch_reference(info)
     fixed = sorted(set(model_overrides) & set(FIXED_OPTIONS))
     if fixed:
         raise ValueError(f"convert_weights: {fixed} are set by the converter (the checkpoint's classifier decides "
                          f"classes); accepted overrides: the builder's other arguments.")
+    inspect.signature(info.constructor).bind(**model_overrides)  # an unknown keyword: TypeError, before any reading
     out_path = _check_out_path(out_path)
     state_dict = read_checkpoint(checkpoint)
     classifier = state_dict.get(reference.classifier)
@@ -95,8 +97,8 @@ def _save_atomically(model, out_path, model_name, options):
 
 def main(argv=None):
     """``python -m keras_mobile.convert CHECKPOINT --model NAME --out FILE.weights.h5``; returns the exit code."""
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_mobile.convert",
+    parser = cli.ArgumentParser(
+        "keras_mobile.convert",
         description="Convert a PyTorch-born checkpoint (timm, torchvision, megvii ShuffleNetV1, MobileNeXt) into "
                     "a keras_mobile .weights.h5 file, loadable with create_model(NAME, weights=FILE).")
     parser.add_argument("checkpoint", help=".safetensors (needs the safetensors package) or a PyTorch pickle "
@@ -105,10 +107,10 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output file, ending in .weights.h5")
     args = parser.parse_args(argv)
     try:
+        torch_reference(model_info(args.model, arg="--model"), arg="--model")
         path = convert_weights(args.checkpoint, args.model, args.out)
     except (ValueError, ImportError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return cli.report(parser, err)
     print(f"wrote {path} ({args.model}); load it with create_model({args.model!r}, weights={path!r})")
     return 0
 

@@ -72,8 +72,9 @@ import time
 
 import numpy as np
 
-from keras_mobile import backend, tflite
+from keras_mobile import backend, cli, tflite
 from keras_mobile.testing import calibrate_batchnorm, sample_images
+from keras_mobile.validation import check_int, check_number, fail
 
 FORMATS = ("savedmodel", "keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic_int8", "tflite_int8", "onnx")
 DEFAULT_FORMATS = ("savedmodel", "tflite_fp32", "tflite_int8", "onnx")
@@ -249,6 +250,7 @@ def export_model(
     """
     tflite.require_tensorflow(model)
     formats = _check_formats(formats)
+    directory = _check_directory(directory)
     from keras_mobile.compression.qat import convert_qat, is_quantized  # no TF-MOT import: plain layer checks
 
     quantized = is_quantized(model)
@@ -262,21 +264,23 @@ def export_model(
     if int8_io not in tflite.IO_DTYPES:
         raise ValueError(f"int8_io={int8_io!r} is not supported; accepted values: {list(tflite.IO_DTYPES)}.")
     shape = tflite.input_shape(model, resolution)
-    checks = {name: dict(value) for name, value in TOLERANCES.items()}
-    for name, value in (tolerances or {}).items():
-        _check_formats([name])
-        checks[name].update(value)
-    if sample_inputs is None:
-        sample_inputs = sample_images(shape, 16, seed=2)
-    sample_inputs = np.asarray(sample_inputs, "float32")
-    if tuple(sample_inputs.shape[1:]) != shape:
-        raise ValueError(f"sample_inputs have image shape {tuple(sample_inputs.shape[1:])}; expected {shape}.")
-    if representative_data is None:
-        representative_data = sample_images(shape, 32, seed=1)
-    reference = np.asarray(model(sample_inputs, training=False), "float32")
-    labels = _check_labels(labels, reference.shape[-1])
+    checks = _check_tolerances(tolerances)
+    check_int("opset", opset, minimum=1)
+    if calibration_steps is not None:  # None: every representative image
+        check_int("calibration_steps", calibration_steps, minimum=1)
+    if preprocessing is not None:
+        _check_preprocessing(preprocessing)
     if not isinstance(optimize, bool):
         raise ValueError(f"optimize={optimize!r} is not supported; accepted values: True, False.")
+    if sample_inputs is None:
+        sample_inputs = sample_images(shape, 16, seed=2)
+    sample_inputs = tflite.image_batch("sample_inputs", sample_inputs, shape)
+    if representative_data is None:
+        representative_data = sample_images(shape, 32, seed=1)
+    elif "tflite_int8" in formats and not quantized:
+        representative_data = tflite.check_representative_data(representative_data, shape)
+    reference = np.asarray(model(sample_inputs, training=False), "float32")
+    labels = _check_labels(labels, reference.shape[-1])
     rewrites = None
     tflite_model = model
     if optimize and not quantized and any(name.startswith("tflite_") for name in formats):
@@ -285,7 +289,6 @@ def export_model(
         optimized, rewrites = optimize_for_inference(model, input_size=shape[:2], return_report=True)
         tflite_model = optimized if rewrites.rewrites else model  # nothing rewritten: the same graph
 
-    directory = os.path.abspath(os.fspath(directory))
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.export-", dir=parent)
@@ -373,10 +376,48 @@ def export_model(
     return report
 
 
+def _check_directory(directory):
+    """``directory`` as an absolute path, unless it is not a path or an existing file."""
+    if not isinstance(directory, (str, os.PathLike)) or os.path.isfile(directory):
+        fail("directory", directory, "the path of a directory (created if missing; not an existing file)")
+    return os.path.abspath(os.fspath(directory))
+
+
+def _check_tolerances(tolerances):
+    """``TOLERANCES`` updated by ``tolerances``: ``{format: {"max_abs_diff": number, "min_top1": number or None}}``."""
+    checks = {name: dict(value) for name, value in TOLERANCES.items()}
+    accepted = (f"None or a dict {{format: {{'max_abs_diff': number, 'min_top1': number or None}}}} with formats "
+                f"from {list(FORMATS)}")
+    if tolerances is not None and not isinstance(tolerances, dict):
+        fail("tolerances", tolerances, accepted)
+    for name, value in (tolerances or {}).items():
+        if name not in FORMATS or not isinstance(value, dict) or not set(value) <= {"max_abs_diff", "min_top1"}:
+            fail("tolerances", tolerances, accepted)
+        if "max_abs_diff" in value:
+            check_number(f"tolerances[{name!r}]['max_abs_diff']", value["max_abs_diff"])
+        if value.get("min_top1") is not None:
+            check_number(f"tolerances[{name!r}]['min_top1']", value["min_top1"], 0, 1)
+        checks[name].update(value)
+    return checks
+
+
+def _check_preprocessing(preprocessing):
+    """``preprocessing`` must be a dict that JSON can write (it goes into the report)."""
+    try:
+        ok = isinstance(preprocessing, dict) and json.dumps(preprocessing) is not None
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        fail("preprocessing", preprocessing, "None or a JSON-able dict, e.g. {'normalization': 'raw', "
+                                             "'crop_fraction': 0.875}")
+
+
 def _check_labels(labels, num_outputs):
     """``labels`` as a list of one-line strings, one per model output; None stays None."""
     if labels is None:
         return None
+    if isinstance(labels, str):
+        fail("labels", labels, f"None or a list of {num_outputs} class names (a string is not a list of them)")
     labels = list(labels)
     if len(labels) != num_outputs or not all(isinstance(x, str) and x and "\n" not in x for x in labels):
         raise ValueError(f"labels (a list of {len(labels)} items) is not supported; accepted values: None or "
@@ -387,6 +428,8 @@ def _check_labels(labels, num_outputs):
 def _check_formats(formats):
     if isinstance(formats, str):
         formats = [f for f in formats.split(",") if f]
+    if not isinstance(formats, (list, tuple)):
+        fail("formats", formats, f"a non-empty subset of {list(FORMATS)} (a list, or a comma-separated string)")
     formats = list(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -441,11 +484,9 @@ def format_report(report):
 
 
 def main(argv=None):
-    import argparse
-
     from keras_mobile.registry import create_model, model_info
 
-    parser = argparse.ArgumentParser(prog="python -m keras_mobile.export", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser("keras_mobile.export", description=__doc__.splitlines()[0])
     parser.add_argument("name", help="a registered model name (see keras_mobile.list_models())")
     parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--out", required=True, help="output directory")
@@ -457,17 +498,19 @@ def main(argv=None):
     parser.add_argument("--no-optimize", action="store_true",
                         help="convert the TFLite formats from the model as it is (no optimize_for_inference)")
     args = parser.parse_args(argv)
-    try:
+    try:  # every flag is checked before the model is built
         info = model_info(args.name)
-        resolution = args.resolution or info.default_resolution
-        shape = (resolution, resolution, 3)
+        shape = info.input_shape(args.resolution, arg="--resolution")
+        formats = _check_formats(args.formats)
+        calibration_images = check_int("--calibration-images", args.calibration_images, minimum=1)
         overrides = {"input_shape": shape}
-        if args.classes:
-            overrides["classes"] = args.classes
-        if args.weights:
+        if args.classes is not None:
+            overrides["classes"] = check_int("--classes", args.classes, minimum=1)
+        if args.weights is not None:
             overrides["weights"] = args.weights
+        directory = _check_directory(args.out)
         model = create_model(args.name, **overrides)
-        representative = sample_images(shape, args.calibration_images, seed=1)
+        representative = sample_images(shape, calibration_images, seed=1)
         if not args.weights:
             print(
                 "random weights: BatchNorm scales set to 0.6 and statistics calibrated on the representative "
@@ -475,16 +518,16 @@ def main(argv=None):
                 file=sys.stderr,
             )
             calibrate_batchnorm(model, representative, gamma=0.6)
-        report = export_model(model, args.out, args.formats, representative_data=representative, int8_io=args.int8_io,
+        report = export_model(model, directory, formats, representative_data=representative, int8_io=args.int8_io,
                               optimize=not args.no_optimize)
     except (ValueError, ExportError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        status = cli.report(parser, error)
         if isinstance(error, ExportError) and not args.weights and (args.classes or 1000) >= 100:
             print(f"hint: an untrained {args.classes or 1000}-class softmax is near-uniform, below one int8 step, so no "
                   "int8 model keeps its arg-max: pass --classes 10 (or --weights FILE).", file=sys.stderr)
-        return 1
+        return status
     print(format_report(report))
-    print(f"written to {os.path.abspath(args.out)} (report: {REPORT})")
+    print(f"written to {directory} (report: {REPORT})")
     return 0
 
 

@@ -262,6 +262,8 @@ def optimize_for_inference(model, max_kernel=MAX_KERNEL, plans=None, fold_batchn
     for arg, value in (("fold_batchnorm", fold_batchnorm), ("merge_mixconv", merge_mixconv),
                        ("return_report", return_report)):
         check_bool(arg, value)
+    if plans is not None and not isinstance(plans, dict):
+        fail("plans", plans, "None or a dict {kernel size: DepthwisePlan}")
     table = dict(DEPTHWISE_PLANS)
     table.update(plans or {})
     for size, plan in table.items():
@@ -269,9 +271,10 @@ def optimize_for_inference(model, max_kernel=MAX_KERNEL, plans=None, fold_batchn
             fail("plans", plans, "a dict {kernel size: DepthwisePlan}")
         check_pieces(plan.pieces, (size, size))
     if input_size is not None:
-        if isinstance(input_size, int) or len(input_size) != 2:
+        if not isinstance(input_size, (tuple, list)) or len(input_size) != 2 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in input_size):
             fail("input_size", input_size, "None or (height, width) of positive ints")
-        input_size = tuple(check_int("input_size", v, minimum=1) for v in input_size)
+        input_size = tuple(input_size)
     nodes = graph_nodes(model, purpose="optimize_for_inference")
     rewriter = _Rewriter(model, nodes, max_kernel, table, fold_batchnorm, merge_mixconv, input_size)
     optimized = rewriter.build()

@@ -28,6 +28,7 @@ import sys
 
 import numpy as np
 
+from keras_mobile import cli
 from keras_mobile.builder import NORMALIZATIONS
 from keras_mobile.export import LABELS, REPORT
 from keras_mobile.validation import check_choice, check_int, check_number, fail
@@ -35,10 +36,14 @@ from keras_mobile.validation import check_choice, check_int, check_number, fail
 TOP = 5
 DEFAULT_CROP_FRACTION = 0.875
 FORMATS = ("savedmodel", "tflite", "keras", "weights")
+_MODEL_PATHS = "the path of a SavedModel directory, a .tflite file, a .keras file or a weights file (.weights.h5 / .h5)"
+_TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every TFLite flatbuffer
 
 
 def model_format(path):
     """Which kind of model ``path`` is (one of ``FORMATS``); ValueError naming it otherwise."""
+    if not isinstance(path, (str, os.PathLike)):
+        fail("model", path, _MODEL_PATHS)
     path = os.fspath(path)
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "saved_model.pb")):
@@ -47,7 +52,7 @@ def model_format(path):
         for suffix, kind in ((".tflite", "tflite"), (".keras", "keras"), (".h5", "weights")):
             if path.endswith(suffix):
                 return kind
-    fail("model", path, "a SavedModel directory, a .tflite file, a .keras file or a weights file (.weights.h5 / .h5)")
+    fail("model", path, _MODEL_PATHS)
 
 
 def read_labels(path):
@@ -61,8 +66,12 @@ class Predictor:
 
     def __init__(self, model, *, labels=None, model_name=None, resolution=None, normalization=None,
                  crop_fraction=None, num_threads=1):
+        self.format = model_format(model)
         self.path = os.fspath(model)
-        self.format = model_format(self.path)
+        num_threads = check_int("num_threads", num_threads, minimum=1)
+        if model_name is not None and self.format != "weights":
+            fail("model_name", model_name, f"None for a {self.format} model (only a weights file needs its "
+                                           "architecture named)")
         here = os.path.dirname(os.path.abspath(self.path.rstrip("/")))
         settings = _exported_preprocessing(here)
         labels_path = labels if labels is not None else os.path.join(here, LABELS)
@@ -74,8 +83,11 @@ class Predictor:
         self.crop_fraction = check_number(
             "crop_fraction", crop_fraction if crop_fraction is not None else settings.get(
                 "crop_fraction", DEFAULT_CROP_FRACTION), 0, 1, low_open=True)
+        given = resolution
         resolution = resolution if resolution is not None else settings.get("resolution")
         self._run, self.resolution = self._load(model_name, resolution, num_threads)
+        if given is not None and given != self.resolution:  # a model of a fixed size keeps it
+            fail("resolution", given, f"None or {self.resolution} (the input side of this {self.format} model)")
 
     def _load(self, model_name, resolution, num_threads):
         if resolution is not None:
@@ -84,7 +96,10 @@ class Predictor:
             from keras_mobile import tflite
 
             with open(self.path, "rb") as f:
-                runner = tflite.Runner(f.read(), num_threads=num_threads)
+                content = f.read()
+            if content[4:8] != _TFLITE_IDENTIFIER:
+                fail("model", self.path, "a TFLite model file (this .tflite file is not a TFLite flatbuffer)")
+            runner = tflite.Runner(content, num_threads=num_threads)
             return runner, int(runner.input["shape"][1])
         if self.format == "savedmodel":
             import tensorflow as tf
@@ -108,11 +123,17 @@ class Predictor:
     def _weights_model(self, model_name, resolution):
         from keras_mobile import registry
 
-        if model_name is None or self.labels is None or resolution is None:
-            fail("model", model_name, "a registered model name, with labels (for the number of classes) and "
-                                      "resolution, when MODEL is a weights file")
-        return registry.create_model(model_name, input_shape=(resolution, resolution, 3),
-                                     classes=len(self.labels), weights=self.path)
+        if model_name is None:
+            fail("model_name", model_name, "a registered model name (--model) when MODEL is a weights file: the "
+                                           "architecture to load it into")
+        info = registry.model_info(model_name, arg="model_name")
+        if self.labels is None:
+            fail("labels", None, "a labels file (--labels, or labels.txt beside it) when MODEL is a weights file: "
+                                 "one class name per model output")
+        if resolution is None:
+            fail("resolution", None, "the input side in pixels (--resolution) when MODEL is a weights file")
+        return registry.create_model(model_name, input_shape=info.input_shape(resolution), classes=len(self.labels),
+                                     weights=self.path)
 
     def preprocess(self, path):
         """The image at ``path`` as the model's input: centre crop, bilinear resize, normalization (float32)."""
@@ -148,12 +169,20 @@ class Predictor:
 
     def __call__(self, paths, top=TOP):
         """``[[(class name, score), ...] top-k per image]``."""
-        top = check_int("top", top, minimum=1)
+        top = check_top(top)
+        listed = [] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
+        if not listed:
+            fail("paths", paths, "a non-empty list of image paths (one image: a list of one path)")
         results = []
-        for row in self.scores(list(paths)):
+        for row in self.scores(listed):
             best = np.argsort(-row, kind="stable")[:top]
             results.append([(self.labels[i] if self.labels else str(i), float(row[i])) for i in best])
         return results
+
+
+def check_top(top):
+    """``top`` if it is a number of classes to list per image (an int >= 1)."""
+    return check_int("top", top, minimum=1)
 
 
 def _exported_preprocessing(directory):
@@ -166,8 +195,8 @@ def _exported_preprocessing(directory):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m keras_mobile.predict", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser("keras_mobile.predict", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="SavedModel directory, .tflite, .keras or weights file")
     parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP, GIF)")
     parser.add_argument("--top", type=int, default=TOP, help="classes per image (default 5)")
@@ -178,12 +207,12 @@ def main(argv=None):
     parser.add_argument("--crop_fraction", type=float, help="centre-crop fraction (default: the export's, else 0.875)")
     args = parser.parse_args(argv)
     try:
+        check_top(args.top)  # before the model loads
         predictor = Predictor(args.model, labels=args.labels, model_name=args.model_name, resolution=args.resolution,
                               normalization=args.normalization, crop_fraction=args.crop_fraction)
         results = predictor(args.images, top=args.top)
     except ValueError as error:
-        print(f"keras_mobile.predict: {error}", file=sys.stderr)
-        return 1
+        return cli.report(parser, error)
     for path, ranked in zip(args.images, results):
         print(path)
         for name, score in ranked:

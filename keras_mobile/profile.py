@@ -22,7 +22,9 @@ import math
 import re
 import sys
 
+from keras_mobile import cli, validation
 from keras_mobile.backend import keras
+from keras_mobile.registry import create_model, list_models, model_info, width_override
 
 OP_TYPES = (
     "standard conv",
@@ -191,7 +193,13 @@ def flat_layers(model):
 
 
 def profile_model(model):
-    """Profile a built functional ``model`` (fixed input resolution) -> ``Profile``."""
+    """Profile ``model`` -> ``Profile``: a built functional model (fixed input resolution), or a registered
+    model name (built at its default resolution)."""
+    if isinstance(model, str):
+        model = create_model(model, input_shape=model_info(model, arg="model").input_shape())
+    elif not isinstance(model, keras.Model):
+        validation.fail("model", model, "a built Keras model (fixed input resolution) or a registered model name "
+                                        "(keras_mobile.list_models())")
     rows, uncounted = [], []
     for layer in flat_layers(model):
         kind = type(layer).__name__
@@ -288,12 +296,10 @@ FORMATS = {"table": format_table, "csv": format_csv, "json": format_json}
 
 def zoo_rows(pattern="*"):
     """One row per registered model: counts at its default resolution beside its reference."""
-    from keras_mobile.registry import create_model, list_models, model_info
-
     for name in list_models(pattern):
         info = model_info(name)
         resolution = info.default_resolution
-        model = create_model(name, input_shape=(resolution, resolution, 3))
+        model = create_model(name, input_shape=info.input_shape())
         reference = info.reference or (None, None, "")
         yield {
             "model": name,
@@ -326,34 +332,41 @@ def zoo_markdown(pattern="*"):
 
 
 def main(argv=None):
-    import argparse
-
-    from keras_mobile.registry import create_model, model_info, width_override
-
-    parser = argparse.ArgumentParser(prog="python -m keras_mobile.profile", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser("keras_mobile.profile", description=__doc__.splitlines()[0])
     parser.add_argument("name", nargs="?", help="a registered model name (see keras_mobile.list_models())")
     parser.add_argument("--width", "--alpha", dest="width", type=float,
                         help="override the width multiplier (passed as the family's own argument: alpha, width, scale)")
     parser.add_argument("--resolution", type=int, help="input resolution (default: the model's default)")
     parser.add_argument("--all", action="store_true", help="print the zoo table of every registered model")
-    parser.add_argument("--pattern", default="*", help="restrict --all to names matching this pattern")
-    parser.add_argument("--format", default="table", choices=sorted(FORMATS))
+    parser.add_argument("--pattern", help="restrict --all to names matching this pattern (default: every model)")
+    parser.add_argument("--format", choices=sorted(FORMATS), help="the report of one model (default: table)")
     args = parser.parse_args(argv)
-    if args.all:
-        print(zoo_markdown(args.pattern))
-        return 0
-    if not args.name:
-        parser.error("give a model name or --all")
     try:
+        if args.all:
+            for flag, value in (("name", args.name), ("--width", args.width), ("--resolution", args.resolution),
+                                ("--format", args.format)):
+                if value is not None:
+                    validation.fail(flag, value, "none with --all (the zoo table: every model at its default "
+                                                 "resolution, in Markdown)")
+            pattern = "*" if args.pattern is None else args.pattern
+            if not list_models(pattern):
+                validation.fail("--pattern", pattern, "a shell-style pattern matching registered models, e.g. "
+                                                      "'mobilenetv3_*' (keras_mobile.list_models())")
+            print(zoo_markdown(pattern))
+            return 0
+        if args.pattern is not None:
+            validation.fail("--pattern", args.pattern, "none without --all (it selects the zoo table's rows)")
+        if args.name is None:
+            validation.fail("name", None, "a registered model name (keras_mobile.list_models()), or --all for the "
+                                          "zoo table")
         info = model_info(args.name)
-        resolution = args.resolution or info.default_resolution
-        overrides = {"input_shape": (resolution, resolution, 3)}
+        overrides = {"input_shape": info.input_shape(args.resolution, arg="--resolution")}
         if args.width is not None:
             overrides.update(width_override(args.name, args.width, arg="--width"))
         model = create_model(args.name, **overrides)
     except ValueError as error:
-        parser.error(str(error))
-    print(FORMATS[args.format](profile_model(model)))
+        return cli.report(parser, error)
+    print(FORMATS[args.format or "table"](profile_model(model)))
     return 0
 
 

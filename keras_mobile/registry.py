@@ -34,6 +34,13 @@ class ModelInfo:
     # (trainable params, Mult-Adds at default_resolution, source) of the reference implementation, where known.
     reference: Optional[Tuple[int, int, str]] = None
 
+    def input_shape(self, resolution=None, arg="resolution"):
+        """``(resolution, resolution, 3)`` (None: ``default_resolution``); ValueError naming ``arg`` unless
+        ``resolution`` is an int >= ``min_resolution``."""
+        resolution = self.default_resolution if resolution is None else resolution
+        resolution = validation.check_int(arg, resolution, minimum=self.min_resolution)
+        return resolution, resolution, 3
+
 
 def register_variants(family, builder, variants, *, width_arg=None, normalization="inception", default_resolution=224,
                       min_resolution=32, references=None):
@@ -60,17 +67,25 @@ def register_variants(family, builder, variants, *, width_arg=None, normalizatio
 
 def list_models(pattern="*"):
     """Sorted names of registered models matching the shell-style ``pattern``."""
+    validation.check_str("pattern", pattern)
     _load_families()
     return sorted(name for name in _REGISTRY if fnmatch.fnmatchcase(name, pattern))
 
 
-def model_info(name):
-    """The ``ModelInfo`` of a registered model; ValueError listing names if unknown."""
+def check_model_name(name, arg="name"):
+    """``name`` if it is a registered model; else a ValueError naming ``arg`` whose accepted values list every
+    registered name, the closest to ``name`` first (``validation.closest_first``)."""
     _load_families()
-    if name not in _REGISTRY:
-        close = [n for n in _REGISTRY if n.startswith(str(name).split("_")[0])] or sorted(_REGISTRY)
-        raise ValueError(f"name={name!r} is not a registered model; accepted values: {sorted(close)}.")
-    return _REGISTRY[name]
+    if isinstance(name, str) and name in _REGISTRY:
+        return name
+    ordered = validation.closest_first(name, _REGISTRY)
+    order = ", the closest first" if ordered != sorted(ordered) else ""
+    validation.fail(arg, name, f"{ordered} (registered models{order})")
+
+
+def model_info(name, arg="name"):
+    """The ``ModelInfo`` of a registered model; ValueError naming ``arg`` if unknown (``check_model_name``)."""
+    return _REGISTRY[check_model_name(name, arg)]
 
 
 def width_override(model_name, width, arg="width"):
@@ -89,7 +104,10 @@ def width_override(model_name, width, arg="width"):
 
 
 def create_model(model_name, /, **overrides):
-    """Build registered model ``model_name``; keyword ``overrides`` (``name`` too) go to its builder."""
+    """Build registered model ``model_name``; keyword ``overrides`` (``name`` too) go to its builder.
+
+    An unknown ``model_name`` is a ValueError listing the registered names, the closest first.
+    """
     return model_info(model_name).constructor(**overrides)
 
 

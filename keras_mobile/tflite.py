@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from keras_mobile import backend
+from keras_mobile.validation import check_int, fail
 
 PRECISIONS = ("fp32", "fp16", "dynamic_int8", "int8")
 IO_DTYPES = ("int8", "uint8")
@@ -38,6 +39,8 @@ def require_tensorflow(model=None):
     import tensorflow as tf  # noqa: F401  (a clear ImportError if TensorFlow is missing)
 
     if model is not None:
+        if not all(hasattr(model, attribute) for attribute in ("inputs", "outputs", "name")):
+            fail("model", model, "a built Keras model (keras_mobile.create_model(...), keras.Model(inputs, outputs))")
         if len(model.inputs) != 1 or len(model.outputs) != 1:
             raise ValueError(
                 f"model '{model.name}' has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
@@ -53,7 +56,11 @@ def input_shape(model, resolution=None):
     """
     height, width, channels = tuple(model.inputs[0].shape[1:])
     if resolution is not None:
-        size = (resolution, resolution) if isinstance(resolution, int) else tuple(resolution)
+        pair = isinstance(resolution, (tuple, list)) and len(resolution) == 2
+        size = tuple(resolution) if pair else (resolution, resolution)
+        for side in size:
+            if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+                fail("resolution", resolution, "None, an int >= 1 or a (height, width) pair of them")
         for fixed, wanted in zip((height, width), size):
             if fixed is not None and fixed != wanted:
                 raise ValueError(
@@ -84,11 +91,62 @@ def frozen_function(model, shape, batch=1):
     return convert_variables_to_constants_v2(serving_function(model, shape, batch).get_concrete_function())
 
 
+def image_batch(arg, value, shape):
+    """``value`` as a float32 array ``(n, *shape)`` of n >= 1 images (one image ``shape`` gets a batch axis);
+    ValueError naming ``arg`` if it is not numbers of that shape."""
+    accepted = (f"an array (n, {', '.join(map(str, shape))}) of n >= 1 images, image shape {tuple(shape)}, in the "
+                "model's input range")
+    try:
+        array = np.asarray(value, dtype="float32")
+    except (TypeError, ValueError):
+        fail(arg, value, accepted)
+    if array.ndim == len(shape):
+        array = array[None]
+    if tuple(array.shape[1:]) != tuple(shape) or len(array) == 0:
+        fail(arg, f"an array of shape {array.shape}", accepted)
+    return array
+
+
+def check_representative_data(data, shape, arg="representative_data"):
+    """``data`` if ``representative_batches`` can read it, checked before any conversion starts; ValueError
+    naming ``arg`` otherwise. A callable's and an iterator's batches are checked as they are read."""
+    accepted = (f"an array of images (n, {', '.join(map(str, shape))}), a tf.data.Dataset of such images (or of "
+                "(images, labels)), a list of such batches, or a zero-argument callable returning an iterable of them")
+    if isinstance(data, (str, bytes)) or data is None:
+        fail(arg, data, accepted)
+    if isinstance(data, np.ndarray):
+        return image_batch(arg, data, shape)
+    if callable(data):
+        return data
+    import tensorflow as tf
+
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+        images = getattr(spec, "shape", None)
+        if images is None or (images.rank is not None and (
+                images.rank not in (3, 4) or not images[-3:].is_compatible_with(shape))):
+            fail(arg, f"a tf.data.Dataset of {spec}", accepted)
+        return data
+    if isinstance(data, (list, tuple)):
+        for batch in data:
+            _image_batch_of(arg, batch, shape)
+        return data
+    if not hasattr(data, "__iter__"):
+        fail(arg, data, accepted)
+    return data
+
+
+def _image_batch_of(arg, batch, shape):
+    """The images of one representative batch: an array, or the first item of an (images, labels) pair."""
+    return image_batch(arg, batch[0] if isinstance(batch, (tuple, list)) else batch, shape)
+
+
 def representative_batches(data, shape, limit=None):
     """Yield ``[float32 (1, h, w, c)]`` lists for the converter's representative_dataset.
 
     ``data``: a numpy array ``(n, h, w, c)``, a ``tf.data.Dataset`` (of images
-    or ``(images, labels)``), or a zero-argument callable returning an iterable
+    or ``(images, labels)``), a list of batches, or a zero-argument callable returning an iterable
     of batches (arrays, or lists/tuples whose first item is the image batch).
     Batches are split into single images since the TFLite graph has batch 1.
     """
@@ -96,14 +154,7 @@ def representative_batches(data, shape, limit=None):
         data = data()
     count = 0
     for batch in (data if not hasattr(data, "shape") else [data]):
-        if isinstance(batch, (tuple, list)):
-            batch = batch[0]
-        batch = np.asarray(batch, dtype="float32")
-        if batch.ndim == len(shape):
-            batch = batch[None]
-        if tuple(batch.shape[1:]) != tuple(shape):
-            raise ValueError(f"representative data has image shape {tuple(batch.shape[1:])}; expected {tuple(shape)}.")
-        for image in batch:
+        for image in _image_batch_of("representative_data", batch, shape):
             yield [image[None]]
             count += 1
             if limit is not None and count >= limit:
@@ -130,7 +181,10 @@ def convert(frozen, precision="fp32", representative_data=None, io_dtype="int8",
             raise ValueError(f"io_dtype={io_dtype!r} is not supported; accepted values: {list(IO_DTYPES)}.")
         if representative_data is None:
             raise ValueError("full-integer int8 needs representative_data (images in the model's input convention).")
+        if calibration_steps is not None:
+            check_int("calibration_steps", calibration_steps, minimum=1)
         shape = tuple(frozen.inputs[0].shape[1:])
+        representative_data = check_representative_data(representative_data, shape)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: representative_batches(representative_data, shape, calibration_steps)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

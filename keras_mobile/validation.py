@@ -20,6 +20,7 @@ training packages can use it without selecting a Keras line.
 """
 
 import dataclasses
+import difflib
 import math
 import numbers
 import typing
@@ -30,6 +31,14 @@ _RULE = "keras_mobile.validation"  # the metadata key of a field's rule
 def fail(arg, value, accepted):
     """Raise the package's ValueError for ``arg=value``; ``accepted`` says what is accepted."""
     raise ValueError(f"{arg}={value!r} is not supported; accepted values: {accepted}.")
+
+
+def closest_first(value, names):
+    """``names`` sorted, with those closest to ``value`` (a misspelt string; ``difflib``) moved to the front:
+    the order in which an error lists the accepted names."""
+    names = sorted(names)
+    close = difflib.get_close_matches(value, names, n=5, cutoff=0.6) if isinstance(value, str) else []
+    return close + [name for name in names if name not in close]
 
 
 # --------------------------------------------------------------------------- value checks
@@ -252,6 +261,7 @@ def _describe_int(minimum, maximum):
 
 
 __all__ = [
-    "fail", "check_choice", "check_bool", "check_str", "check_int", "check_number", "check_pair", "parse_m_by_n",
+    "fail", "closest_first", "check_choice", "check_bool", "check_str", "check_int", "check_number", "check_pair",
+    "parse_m_by_n",
     "Interval", "Range", "OneOf", "interval", "range_of", "one_of", "items_of", "field_rule", "check_field", "check_fields",
 ]

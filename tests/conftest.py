@@ -87,6 +87,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 # --------------------------------------------------------------------------- shared fixtures
+TEST_SEED = int(os.environ.get("KERAS_MOBILE_TEST_SEED", "0"))  # tools/flake_check.py's numerics pass varies it
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state (Python, NumPy and the backend's, ``TEST_SEED``): one that
+    draws without a seed of its own is reproducible on this machine, and the flake check can vary it."""
+    backend.keras.utils.set_random_seed(TEST_SEED)
+
+
 @pytest.fixture(scope="session")
 def default_data_dir(tmp_path_factory):
     """The embedded default dataset, prepared once and shared by every xdist worker.

@@ -10,6 +10,7 @@ Which models a test samples:
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -143,6 +144,17 @@ def run_python(args, timeout, env=None, check=True):
     return result
 
 
+# What TensorFlow's C++ runtime writes straight to the stderr of any process that imports it, whatever the
+# command did: absl's notice before its log is initialised, and glog-format lines from C++ sources.
+_RUNTIME_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+                               r"|[IWEF]\d{4} [\d:.]+ +\d+ \S+\.(cc|h):\d+\])")
+
+
+def command_error_lines(stderr):
+    """The non-empty lines a command wrote to stderr, TensorFlow's runtime log lines left out."""
+    return [line for line in stderr.splitlines() if line.strip() and not _RUNTIME_LOG_LINE.match(line)]
+
+
 COLOUR_CLASSES = {"blue": (20, 40, 220), "green": (30, 200, 40), "red": (220, 30, 30)}
 
 
@@ -165,3 +177,17 @@ def make_image_folder(root, per_class=20, seed=0):
             with open(os.path.join(root, name, f"{i:03d}.{'png' if png else 'jpg'}"), "wb") as f:
                 f.write(data)
     return root
+
+
+def assert_topk_matches(reported, scores, labels, k=1, tie=1e-4):
+    """A top-``k`` accuracy recomputed by hand from ``scores`` equals ``reported``, up to the images whose k-th
+    and (k+1)-th scores lie within ``tie`` (relative to the largest score) of each other: two computations of
+    the same model (another batch size, graph or eager, another CPU's kernels) round differently, and such a
+    near-tie can rank either way. Every other image must rank the same."""
+    scores, labels = np.asarray(scores, "float64"), np.asarray(labels).reshape(-1)
+    ranked = np.sort(scores, axis=-1)[:, ::-1]
+    scale = max(1.0, float(np.abs(scores).max()))
+    near_ties = int(np.sum(ranked[:, k - 1] - ranked[:, k] <= tie * scale)) if scores.shape[-1] > k else 0
+    top = np.argsort(-scores, axis=-1, kind="stable")[:, :k]
+    hits = int(np.sum((top == labels[:, None]).any(axis=-1)))
+    assert abs(reported * len(labels) - hits) <= near_ties + 1e-6, (reported, hits / len(labels), near_ties)

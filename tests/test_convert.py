@@ -135,7 +135,8 @@ def test_bad_arguments(tmp_path):
         convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.h5"))
     with pytest.raises(ValueError, match=r"\['classes'\] are set by the converter"):
         convert_weights(checkpoint, "squeezenet1_1", str(tmp_path / "out.weights.h5"), classes=10)
-    with pytest.raises(ValueError, match="mobilenetv2 family has no PyTorch reference.*'squeezenet'"):
+    with pytest.raises(ValueError, match=r"model_name='mobilenetv2_035' is not supported; .*'squeezenet'.*the "
+                                         r"mobilenetv2 family has none"):
         convert_weights(checkpoint, "mobilenetv2_035", str(tmp_path / "out.weights.h5"))
 
 
@@ -218,9 +219,10 @@ def test_cli_exit_codes(tmp_path, capsys):
 
     assert convert.main([checkpoint, "--model", "squeezenet1_0", "--out", str(tmp_path / "x.weights.h5")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: the checkpoint does not fit model 'squeezenet1_0'") and "missing keys" in err
+    assert err.startswith("keras_mobile.convert: the checkpoint does not fit model 'squeezenet1_0'") and "missing keys" in err
+    assert len(err.strip().splitlines()) == 1
     assert convert.main([checkpoint, "--model", "no_such_model", "--out", out]) == 1
-    assert "is not a registered model" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("keras_mobile.convert: --model='no_such_model' is not supported")
     with pytest.raises(SystemExit) as info:
         convert.main([checkpoint, "--model", "squeezenet1_1"])  # --out missing: argparse's usage error
     assert info.value.code == 2

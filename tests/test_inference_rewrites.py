@@ -233,7 +233,8 @@ def _trained_classifier():
     model = _mixconv_classifier()
     train_x, train_y = _stripes(512, seed=0)
     model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(train_x, train_y, batch_size=32, epochs=5, verbose=0)
+    losses = model.fit(train_x, train_y, batch_size=32, epochs=5, shuffle=False, verbose=0).history["loss"]
+    assert losses[-1] < 0.7 * losses[0], losses  # it learned (measured 2.25 -> 0.90)
     test_x, test_y = _stripes(96, seed=1)
     return model, test_x, test_y
 
@@ -258,10 +259,15 @@ def test_trained_model_int8_agrees_and_export_converts_the_optimized_graph(tmp_p
     # agreement below is about a real classifier near its decision boundaries
     assert np.mean(float_top1 == labels) >= 0.35 and probabilities.max(-1).mean() < 0.85
     calibration = _stripes(64, seed=2)[0]
-    original8 = tflite.Runner(tflite.convert_model(model, "int8", representative_data=calibration))(images).argmax(-1)
-    optimized8 = tflite.Runner(tflite.convert_model(optimized, "int8", representative_data=calibration))(images).argmax(-1)
-    assert np.mean(optimized8 == original8) >= 0.95  # measured 0.99
-    assert np.mean(optimized8 == float_top1) >= np.mean(original8 == float_top1) - 0.03  # measured 0.98 vs 0.99
+    original8 = tflite.Runner(tflite.convert_model(model, "int8", representative_data=calibration))(images)
+    optimized8 = tflite.Runner(tflite.convert_model(optimized, "int8", representative_data=calibration))(images)
+    # By tolerance, not by arg-max among near-ties (whose flips differ between CPUs' rounding): the optimized
+    # graph's int8 model is as close to the float model as the original's int8 model is.
+    original_error = np.abs(original8 - probabilities).mean()
+    optimized_error = np.abs(optimized8 - probabilities).mean()
+    # (mean over 96 x 16 probabilities: measured 0.0023 optimized vs 0.0028 original; single outputs near a
+    # boundary moved by up to 0.33 in both)
+    assert optimized_error <= 1.5 * original_error + 1e-3, (optimized_error, original_error)
 
     # export_model converts the TFLite formats from the optimized graph, checked against the original model
     report = export_model(model, tmp_path / "opt", ("tflite_fp32", "tflite_int8"),

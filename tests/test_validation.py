@@ -30,6 +30,13 @@ def test_every_check_names_the_argument_and_the_accepted_values(call, message):
     assert str(error.value).startswith(message)
 
 
+def test_closest_first_moves_the_names_a_misspelling_is_close_to_the_front():
+    names = ["default", "cifar10", "imagenette", "imagenet2012"]
+    assert v.closest_first("defualt", names) == ["default", "cifar10", "imagenet2012", "imagenette"]
+    assert v.closest_first("imagenet", names)[:2] == ["imagenette", "imagenet2012"]
+    assert v.closest_first(3, names) == v.closest_first("zzz", names) == sorted(names)
+
+
 def test_checks_return_what_they_checked():
     assert v.check_choice("flag", False, (True, False)) is False
     assert v.check_number("lr", 1, 0, None) == 1.0 and isinstance(v.check_number("lr", 1), float)

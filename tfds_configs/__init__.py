@@ -26,12 +26,13 @@ from tfds_configs.preprocessing import NORMALIZATIONS
 from tfds_configs.sources import DataSource
 from tfds_configs.sources import DatasetNotPreparedError
 from tfds_configs.sources import ManualDownloadError
+from tfds_configs.sources import UnusableDatasetError
 from tfds_configs.specs import check_spec
 from tfds_configs.specs import load
 
 __all__ = [
     "DEFAULT_DATASET", "DataSource", "DatasetConfig", "DatasetNotPreparedError",
-    "InvalidImagesError", "ManualDownloadError", "NORMALIZATIONS", "check_spec", "eval_input",
+    "InvalidImagesError", "ManualDownloadError", "NORMALIZATIONS", "UnusableDatasetError", "check_spec", "eval_input",
     "get_dataset_config", "list_datasets", "load", "load_image_folder",
     "prepare_default_dataset", "prepare_image_folder", "register_dataset", "train_input",
 ]

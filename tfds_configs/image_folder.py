@@ -46,7 +46,7 @@ class InvalidFile:
     reason: str
 
 
-class InvalidImagesError(ValueError):
+class InvalidImagesError(sources.UnusableDatasetError):
     """Some files in the folder are unreadable or not images."""
 
     def __init__(self, root, invalid_files):
@@ -114,7 +114,7 @@ def prepare_image_folder(
             "Skipping %d invalid file(s) under %s: %s", len(invalid), root,
             [f.path for f in invalid],
         )
-    splits = _drop(layout.splits, {f.path for f in invalid})
+    splits = _drop(root, layout.splits, {f.path for f in invalid})
     builder = _store.write_dataset(
         data_dir=data_dir,
         name=name,
@@ -219,19 +219,19 @@ def _scan(root, val_fraction, seed):
     if TRAIN_DIR not in top:
         classes = _read_classes(root, misplaced)
         splits = _split_by_fraction(classes, _held_out_fraction(val_fraction), seed)
-        return _layout(classes, splits, misplaced)
+        return _layout(root, classes, splits, misplaced)
 
     val_dirs = [d for d in top if d in VAL_DIRS]
     if len(val_dirs) > 1 or any(d not in (TRAIN_DIR,) + VAL_DIRS for d in top):
-        raise ValueError(
-            f"root={root!r} has a '{TRAIN_DIR}' folder, so its other folders must "
+        raise sources.UnusableDatasetError(
+            f"image folder {root!r} has a '{TRAIN_DIR}' folder, so its other folders must "
             f"be one of {list(VAL_DIRS)}; found {top}."
         )
     _read_classes(root, misplaced)  # Only records loose files.
     train = _read_classes(os.path.join(root, TRAIN_DIR), misplaced)
     if not val_dirs:
         splits = _split_by_fraction(train, _held_out_fraction(val_fraction), seed)
-        return _layout(train, splits, misplaced)
+        return _layout(root, train, splits, misplaced)
     if val_fraction is not None:
         raise ValueError(
             f"val_fraction={val_fraction!r} must be None: {root!r} already "
@@ -240,10 +240,10 @@ def _scan(root, val_fraction, seed):
     val = _read_classes(os.path.join(root, val_dirs[0]), misplaced)
     unknown = sorted(set(val) - set(train))
     if unknown:
-        raise ValueError(
-            f"Validation classes {unknown} under {root!r} have no '{TRAIN_DIR}' folder."
+        raise sources.UnusableDatasetError(
+            f"Validation classes {unknown} in image folder {root!r} have no '{TRAIN_DIR}' folder."
         )
-    return _layout(train, {"train": train, "validation": val}, misplaced)
+    return _layout(root, train, {"train": train, "validation": val}, misplaced)
 
 
 def _split_by_fraction(classes, fraction, seed):
@@ -257,15 +257,16 @@ def _split_by_fraction(classes, fraction, seed):
     return {"train": train, "validation": val}
 
 
-def _layout(classes, splits, misplaced):
+def _layout(root, classes, splits, misplaced):
     class_names = tuple(sorted(classes))
     if len(class_names) < 2:
-        raise ValueError(
-            f"An image folder needs at least 2 class folders; found {list(class_names)}."
+        raise sources.UnusableDatasetError(
+            f"image folder {root!r} needs at least 2 class folders (one sub-folder per class); found "
+            f"{list(class_names)}."
         )
     empty = [c for c in class_names if not classes[c]]
     if empty:
-        raise ValueError(f"Class folders {empty} contain no files.")
+        raise sources.UnusableDatasetError(f"Class folders {empty} contain no files (image folder {root!r}).")
     label = {c: i for i, c in enumerate(class_names)}
     return _Layout(
         class_names=class_names,
@@ -316,11 +317,11 @@ def _find_invalid(layout):
     return [InvalidFile(p, r) for p, r in zip(paths, reasons) if r is not None]
 
 
-def _drop(splits, invalid_paths):
+def _drop(root, splits, invalid_paths):
     kept = {s: [(p, l) for p, l in items if p not in invalid_paths] for s, items in splits.items()}
     for split, items in kept.items():
         if not items:
-            raise ValueError(f"The {split!r} split has no usable images.")
+            raise sources.UnusableDatasetError(f"The {split!r} split of image folder {root!r} has no usable images.")
     return kept
 
 

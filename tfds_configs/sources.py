@@ -26,6 +26,12 @@ class ManualDownloadError(FileNotFoundError):
     """A manually downloaded archive that the dataset needs is missing."""
 
 
+class UnusableDatasetError(ValueError):
+    """The dataset a spec names is there but cannot be trained on as it is: a folder without the layout of one
+    sub-folder per class, a `tfds:` name TFDS does not know, a TFDS dataset that is not image classification.
+    The message names the dataset and says what is wrong."""
+
+
 @dataclasses.dataclass(frozen=True)
 class DataSource:
     """A dataset config together with the prepared builder that reads it."""

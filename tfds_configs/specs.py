@@ -34,24 +34,36 @@ _ACCEPTED = ("a registered dataset ({names}), 'folder:<path to a folder with one
              "'tfds:<name>[/<config>][:<version>]' (a TFDS dataset prepared in data_dir)")
 
 
-def accepted_values():
-    """What a dataset spec may be, in words (for error messages)."""
-    return _ACCEPTED.format(names=", ".join(configs.list_datasets()))
+def accepted_values(spec=None):
+    """What a dataset spec may be, in words (for error messages); registered names close to `spec` first."""
+    return _ACCEPTED.format(names=", ".join(validation.closest_first(spec, configs.list_datasets())))
 
 
-def check_spec(spec, arg="dataset"):
-    """`spec` if it is a well-formed dataset spec (nothing is read); else ValueError naming `arg`."""
+def check_spec(spec, arg="dataset", exists=False):
+    """`spec` if it is a well-formed dataset spec; else ValueError naming `arg`.
+
+    Nothing is read; with `exists`, a `folder:` spec's folder must be a directory (one `stat`).
+    """
     if not isinstance(spec, str) or not spec:
-        validation.fail(arg, spec, accepted_values())
+        validation.fail(arg, spec, accepted_values(spec))
     if spec.startswith(FOLDER_PREFIX):
-        if not spec[len(FOLDER_PREFIX):].strip():
-            validation.fail(arg, spec, accepted_values())
+        if not folder_root(spec):
+            validation.fail(arg, spec, accepted_values(spec))
+        if exists and not os.path.isdir(folder_root(spec)):
+            validation.fail(arg, spec, f"'folder:<path>' of an existing folder with one sub-folder per class (the "
+                                       f"folder {folder_root(spec)!r} does not exist)")
     elif spec.startswith(TFDS_PREFIX):
         if not _TFDS_NAME.match(spec[len(TFDS_PREFIX):]):
-            validation.fail(arg, spec, accepted_values())
+            validation.fail(arg, spec, accepted_values(spec))
     elif spec not in configs.list_datasets():
-        validation.fail(arg, spec, accepted_values())
+        validation.fail(arg, spec, accepted_values(spec))
     return spec
+
+
+def folder_root(spec):
+    """The folder a `folder:` spec names, `~` expanded ('' when it names none)."""
+    path = spec[len(FOLDER_PREFIX):].strip()
+    return os.path.expanduser(path) if path else ""
 
 
 def load(spec=configs.DEFAULT_DATASET, *, data_dir=None, manual_dir=None, holdout_seed=0):
@@ -64,12 +76,11 @@ def load(spec=configs.DEFAULT_DATASET, *, data_dir=None, manual_dir=None, holdou
       holdout_seed: for a `tfds:` dataset without `validation` and `test` splits: which tenth of `train`
         is held out for evaluation (`holdout_splits`).
     """
-    check_spec(spec)
+    check_spec(spec, exists=True)
     if spec.startswith(FOLDER_PREFIX):
         if manual_dir is not None:
             validation.fail("manual_dir", manual_dir, "None for a folder: dataset")
-        return image_folder.prepare_image_folder(
-            os.path.expanduser(spec[len(FOLDER_PREFIX):].strip()), data_dir=data_dir)
+        return image_folder.prepare_image_folder(folder_root(spec), data_dir=data_dir)
     if spec.startswith(TFDS_PREFIX):
         if manual_dir is not None:
             validation.fail("manual_dir", manual_dir, "None for a tfds: dataset")
@@ -83,7 +94,8 @@ def load_catalog(name, *, data_dir=None, holdout_seed=0):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as error:
-        raise ValueError(f"dataset='tfds:{name}' is not a TFDS dataset ({str(error).splitlines()[0]})") from None
+        raise sources.UnusableDatasetError(
+            f"dataset='tfds:{name}' is not a TFDS dataset ({str(error).splitlines()[0]})") from None
     if not builder.is_prepared():
         raise sources.DatasetNotPreparedError(
             f"TFDS dataset {name!r} is not prepared in {builder.data_dir_root}, and this package never downloads. "
@@ -93,7 +105,8 @@ def load_catalog(name, *, data_dir=None, holdout_seed=0):
     image_key, label_key = find_features(builder)
     splits = sorted(builder.info.splits.keys())
     if "train" not in splits:
-        raise ValueError(f"dataset='tfds:{name}' has no 'train' split to train on (its splits: {splits}).")
+        raise sources.UnusableDatasetError(
+            f"dataset='tfds:{name}' has no 'train' split to train on (its splits: {splits}).")
     eval_note = None
     eval_split = next((s for s in EVAL_SPLITS if s in splits), None)
     train_split = "train"
@@ -141,7 +154,7 @@ def find_features(builder):
     labels = [k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)]
     if len(images) != 1 or len(labels) != 1:
         described = {k: type(f).__name__ for k, f in features.items()}
-        raise ValueError(
+        raise sources.UnusableDatasetError(
             f"dataset='tfds:{builder.info.full_name}' is not an image classification dataset this harness can read: "
             f"it needs exactly one top-level Image feature and one ClassLabel feature; its features are {described}."
         )

@@ -12,8 +12,9 @@
     python -m train_tpu --list_experiments
 
 A bad flag or config value (or a dataset / weights file that cannot be used)
-prints one ``train_tpu: <message>`` line and exits with status 1; other errors
-keep their traceback. Library INFO logs stay off the console unless
+prints one ``train_tpu: <message>`` line and exits with status 1 (an unknown or
+malformed flag too, and a phase's flag given while its phase is off); other
+errors keep their traceback. Library INFO logs stay off the console unless
 ``--verbosity=0`` (absl) asks for them.
 
 Resolution order: defaults -> --experiment preset -> --config_file -> the flags below -> --set overrides.
@@ -29,13 +30,15 @@ from absl import flags
 from absl import logging
 
 import tfds_configs
+from keras_mobile import cli
 from keras_mobile.pretrained.imagenet import ImagenetDownloadError
+from keras_mobile.validation import fail
 from train_tpu import config as config_lib
 from train_tpu import experiments
 
 # Errors that mean "this value cannot work" (the message names it), found while the run starts: printed on one line.
 USER_ERRORS = (config_lib.ConfigError, tfds_configs.DatasetNotPreparedError, tfds_configs.ManualDownloadError,
-               tfds_configs.InvalidImagesError, ImagenetDownloadError)
+               tfds_configs.UnusableDatasetError, ImagenetDownloadError)
 
 # flag -> dotted config key (only flags given on the command line override the config)
 _FLAG_KEYS = {
@@ -74,6 +77,23 @@ _FLAG_KEYS = {
     "qat_lr": "qat.lr",
     "distill_from_float": ("channel_prune.distill_from_float", "prune.distill_from_float", "qat.distill_from_float"),
 }
+# flag -> the config sections of the phases it acts in: given while all of them are off, it is refused
+_PHASE_FLAGS = {
+    "channel_prune_criterion": ("channel_prune",),
+    "channel_prune_epochs": ("channel_prune",),
+    "channel_prune_lr": ("channel_prune",),
+    "target_sparsity": ("prune",),
+    "m_by_n": ("prune",),
+    "prune_epochs": ("prune",),
+    "prune_lr": ("prune",),
+    "qat_epochs": ("qat",),
+    "qat_lr": ("qat",),
+    "distill_from_float": ("channel_prune", "prune", "qat"),
+}
+# config section -> the flag that turns its phase on
+_PHASE_SWITCHES = {"channel_prune": "--channel_prune=FRACTION", "prune": "--prune", "qat": "--qat"}
+# (flag, flag): the second overrides the first, so the two are not given together
+_EXCLUSIVE_FLAGS = (("epochs", "train_steps"), ("target_sparsity", "m_by_n"))
 
 flags.DEFINE_string("experiment", "default", "Named preset (--list_experiments).")
 flags.DEFINE_string("config_file", None, "YAML file of config values on top of the preset.")
@@ -134,8 +154,25 @@ def config_from_flags():
         for key in ((keys,) if isinstance(keys, str) else keys)
     ]
     overrides += list(FLAGS.set)
-    return config_lib.resolve_config(FLAGS.experiment, FLAGS.config_file, overrides,
-                                     model_dir=FLAGS.model_dir, mode=FLAGS.mode)
+    for first, second in _EXCLUSIVE_FLAGS:
+        if FLAGS[first].present and FLAGS[second].present:
+            fail(f"--{first}", FLAGS[first].value, f"left out with --{second} (--{second} overrides it)")
+    config = config_lib.resolve_config(FLAGS.experiment, FLAGS.config_file, overrides,
+                                       model_dir=FLAGS.model_dir, mode=FLAGS.mode)
+    for name, sections in _PHASE_FLAGS.items():
+        if FLAGS[name].present and not any(getattr(config, section).enabled for section in sections):
+            phases = " or ".join(_PHASE_SWITCHES[section] for section in sections)
+            fail(f"--{name}", FLAGS[name].value, f"left out unless {phases} turns its phase on")
+    return config
+
+
+def parse_flags(argv):
+    """absl's flag parsing (``app.run``'s ``flags_parser``): an unknown or malformed flag is one line
+    ``train_tpu: <message>`` and exit status 1 (absl's default prints two)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        sys.exit(cli.error_line("train_tpu", f"{error} (python -m train_tpu --helpshort lists the flags)."))
 
 
 def _yaml(value):
@@ -144,7 +181,8 @@ def _yaml(value):
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        sys.exit(cli.error_line("train_tpu", f"arguments {argv[1:]} are not supported; accepted values: flags only, "
+                                             "--name=value (python -m train_tpu --helpshort lists them)."))
     if FLAGS.list_experiments:
         for name in experiments.list_experiments():
             print(f"{name}: {experiments.get_experiment(name).description}")
@@ -154,12 +192,12 @@ def main(argv):
     try:
         config = config_from_flags()
     except ValueError as error:  # a bad flag, --set or config file value: the message names the key
-        sys.exit(f"train_tpu: {error}")
+        sys.exit(cli.error_line("train_tpu", error))
     try:
         train_tpu.run(config)
     except USER_ERRORS as error:
-        sys.exit(f"train_tpu: {error}")
+        sys.exit(cli.error_line("train_tpu", error))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

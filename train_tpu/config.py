@@ -25,7 +25,7 @@ from keras_mobile import validation
 from keras_mobile.compression import CRITERIA as CHANNEL_CRITERIA
 from keras_mobile.compression import SCHEDULES as PRUNE_SCHEDULES
 from keras_mobile.export import FORMATS as EXPORT_FORMATS
-from keras_mobile.registry import list_models, width_override
+from keras_mobile.registry import check_model_name, list_models, width_override
 from keras_mobile.validation import fail, interval, items_of, one_of, range_of
 from train_tpu import experiments
 from train_tpu import files
@@ -177,6 +177,10 @@ class ExportConfig:
     # eval-split images for int8 calibration and parity samples
     calibration_images: int = _field(64, interval(1, integer=True))
     eval_tflite: bool = True  # top-1 of every exported TFLite model on the whole eval split (LiteRT)
+    # Least top-1 agreement of an int8 TFLite model with the Keras model on the parity samples; None: keras_mobile's
+    # default (export.TOLERANCES). 0 checks the max abs difference alone: a barely trained model's near-uniform
+    # outputs make the int8 arg-max a coin toss among near-ties.
+    int8_min_top1_agreement: Optional[float] = _field(None, interval(0, 1))
 
 
 @dataclasses.dataclass
@@ -427,9 +431,9 @@ def _check_value(key, value, field):
 
 def _check_cross_fields(config):
     """Checks that read more than one field, or the registries of models and datasets."""
-    validation.check_choice("model.name", config.model.name, list_models())
+    check_model_name(config.model.name, arg="model.name")
     config.model.width_kwargs()  # model.width for a family without a width multiplier fails here
-    tfds_configs.check_spec(config.data.dataset, arg="data.dataset")
+    tfds_configs.check_spec(config.data.dataset, arg="data.dataset", exists=True)
     weights = config.model.weights
     if weights and weights != "imagenet" and not files.exists(weights):
         fail("model.weights", weights, "'' (random initialisation), 'imagenet' or the path of an existing weights "
@@ -447,8 +451,15 @@ def _check_cross_fields(config):
     if o.weight_decay_mode == "decoupled" and o.name != "adamw" and o.weight_decay:
         fail("optimizer.weight_decay_mode", o.weight_decay_mode,
              f"'l2' with optimizer.name={o.name!r} (decoupled weight decay is supported for 'adamw' only)")
-    if config.distill.teacher_weights and not config.distill.teacher:
+    teacher = config.distill.teacher
+    if config.distill.teacher_weights and not teacher:
         fail("distill.teacher_weights", config.distill.teacher_weights, "'' while distill.teacher is empty")
+    if teacher and teacher in list_models():
+        if not config.distill.teacher_weights:
+            fail("distill.teacher_weights", config.distill.teacher_weights,
+                 f"a weights file: a registered teacher ({teacher!r}) needs one (an untrained teacher teaches nothing)")
+    elif teacher and not files.exists(teacher):
+        fail("distill.teacher", teacher, "'', a registered model name or an existing .keras / .h5 / SavedModel path")
     if config.runtime.tpu and config.runtime.strategy not in ("auto", "tpu"):
         fail("runtime.strategy", config.runtime.strategy, "'tpu' or 'auto' when runtime.tpu is set")
     validation.check_str("model_dir", config.model_dir, allow_empty=False)

@@ -19,6 +19,7 @@ import tfds_configs
 from keras_mobile import compression
 from keras_mobile import tflite
 from keras_mobile.export import LABELS as EXPORT_LABELS
+from keras_mobile.export import TOLERANCES as EXPORT_TOLERANCES
 from keras_mobile.export import REPORT as EXPORT_REPORT
 from train_tpu import files
 
@@ -39,6 +40,7 @@ def export(trainer, summary):
             representative_data=images, sample_inputs=images[:16], labels=trainer.source.class_names,
             preprocessing={"normalization": config.data.normalization, "resolution": trainer.resolution,
                            "crop_fraction": trainer.source.config.crop_fraction},
+            tolerances=_int8_tolerances(config.export),
         )
     except Exception as error:
         summary["export"] = {"error": f"{type(error).__name__}: {error}", "directory": directory}
@@ -62,6 +64,14 @@ def export(trainer, summary):
             if config.export.eval_tflite:
                 summary["export"]["formats"][name]["eval_top1"] = tflite_top1(trainer, content)
     return summary
+
+
+def _int8_tolerances(export_config):
+    """``export.int8_min_top1_agreement`` as ``export_model``'s tolerances for the formats whose check has one."""
+    if export_config.int8_min_top1_agreement is None:
+        return None
+    return {name: {"min_top1": export_config.int8_min_top1_agreement}
+            for name in export_config.formats if EXPORT_TOLERANCES[name]["min_top1"] is not None}
 
 
 def representative_images(trainer, count):

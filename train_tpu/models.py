@@ -11,12 +11,9 @@ import dataclasses
 import warnings
 from typing import Callable, Optional, Tuple
 
-import tensorflow as tf
-
 import keras_mobile
 from keras_mobile.pretrained.legacy_h5 import NewClassifierWarning, classifier_layer
 from keras_mobile.registry import list_models
-from keras_mobile.validation import fail
 from train_tpu.backend import keras
 from train_tpu.config import ConfigError
 
@@ -164,18 +161,13 @@ def frozen(model, name="teacher"):
 def load_teacher(distill, num_classes, resolution, include_preprocessing):
     """The frozen teacher of ``distill`` (a DistillConfig): a registered model with a weights file, or a saved
     model path (logits out)."""
-    name = distill.teacher
+    name = distill.teacher  # a registered name (with teacher_weights) or an existing path: checked in config.py
     if name in list_models():
-        if not distill.teacher_weights:
-            fail("distill.teacher_weights", distill.teacher_weights,
-                 f"a weights file: a registered teacher ({name!r}) needs one (an untrained teacher teaches nothing)")
         teacher = keras_mobile.create_model(
             name, input_shape=(resolution, resolution, 3), classes=num_classes, classifier_activation=None,
             include_preprocessing=include_preprocessing, weights=distill.teacher_weights, name="teacher",
         )
-    elif tf.io.gfile.exists(name):
-        teacher = keras.models.load_model(name, compile=False)
     else:
-        fail("distill.teacher", name, "a registered model name or an existing .keras / .h5 / SavedModel path")
+        teacher = keras.models.load_model(name, compile=False)
     teacher.trainable = False
     return teacher

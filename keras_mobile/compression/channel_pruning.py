@@ -42,7 +42,7 @@ from keras_mobile.compression.channel_importance import CRITERIA, GLOBAL_CRITERI
 from keras_mobile.compression.channel_report import ChannelGroup, ChannelPruningReport, LayerChange
 from keras_mobile.graph import check_functional, flatten, map_structure, model_structures, tensor_key
 from keras_mobile.profile import profile_model
-from keras_mobile.validation import check_choice, check_int, check_number, fail
+from keras_mobile.validation import check_bool, check_choice, check_int, check_number, fail
 
 
 def prune_channels(model, mac_reduction=0.3, criterion="l1", round_to=8, skip_layers=(), data=None, data_batches=8,
@@ -72,9 +72,12 @@ def prune_channels(model, mac_reduction=0.3, criterion="l1", round_to=8, skip_la
     round_to = check_int("round_to", round_to, minimum=1)
     data_batches = check_int("data_batches", data_batches, minimum=1)
     skip_layers = _check_skip_layers(model, skip_layers)
+    check_bool("return_report", return_report)
     if criterion == "taylor" and data is None:
         fail("data", None, "an iterable of (images, labels) batches with criterion='taylor' (it ranks channels by "
                            "the loss change they cause on that data)")
+    if criterion != "taylor" and data is not None:
+        fail("data", type(data).__name__, f"None with criterion={criterion!r} (only 'taylor' reads data)")
     graph = ChannelGraph(model, skip_layers)
     scores, used = _scores(graph, criterion, data, data_batches)
     plan = _plan(graph, scores, used, mac_reduction, round_to, criterion)

@@ -8,6 +8,7 @@ import zipfile
 from keras_mobile.pretrained import legacy_h5
 from keras_mobile.pretrained.imagenet import load_imagenet
 from keras_mobile.pretrained.legacy_h5 import NewClassifierWarning  # noqa: F401  (re-exported)
+from keras_mobile.validation import fail
 
 _HINT = "check classes, include_top, alpha and the variant"
 WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".keras")
@@ -42,14 +43,11 @@ def load_weights(model, path, imagenet=None, include_top=True, classes=1000):
 
     if isinstance(path, str) and path == "imagenet":
         return load_imagenet(model, imagenet, include_top=include_top, classes=classes)
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(
-            f"weights={path!r} is not supported; accepted values: None, 'imagenet' (families keras.applications "
-            "publishes) or the path of a local weights file (.weights.h5 or .h5)."
-        )
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        missing = f" (no such file: {os.fspath(path)!r})" if isinstance(path, (str, os.PathLike)) else ""
+        fail("weights", path, "None, 'imagenet' (families keras.applications publishes) or the path of an existing "
+                              f"weights file ({', '.join(WEIGHTS_SUFFIXES)}){missing}")
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"weights={path!r}: no such file (accepted values: None or the path of a local weights file).")
     if zipfile.is_zipfile(path):  # a .keras model file: its weights are the model.weights.h5 inside
         with tempfile.TemporaryDirectory() as scratch:
             return load_weights(model, _weights_in_keras_file(path, scratch), imagenet, include_top, classes)

@@ -32,11 +32,11 @@ _HOW_TO_SAFETENSORS = (
 
 def read_checkpoint(path):
     """``{key: float32 ndarray}`` of the checkpoint at ``path``, unwrapped, without ``num_batches_tracked``."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"checkpoint={path!r} is not supported; accepted values: the path of a checkpoint file.")
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        missing = " (no such file)" if isinstance(path, (str, os.PathLike)) else ""
+        raise ValueError(f"checkpoint={path!r} is not supported; accepted values: the path of an existing checkpoint "
+                         f"file ({', '.join(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)}){missing}.")
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"checkpoint={path!r}: no such file.")
     lowered = path.lower()
     if lowered.endswith(SAFETENSORS_SUFFIXES):
         tensors = _read_safetensors(path)

@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from keras_mobile.backend import layers
+from keras_mobile.validation import fail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,14 +255,14 @@ REFERENCES = {
 }
 
 
-def torch_reference(family):
-    """The ``TorchReference`` of ``family``; ValueError naming the families that have one."""
-    if family not in REFERENCES:
-        raise ValueError(
-            f"the {family} family has no PyTorch reference to convert from; accepted families: {sorted(REFERENCES)} "
-            "(keras.applications' families load their ImageNet weights with weights='imagenet')."
-        )
-    return REFERENCES[family]
+def torch_reference(info, arg="model_name"):
+    """The ``TorchReference`` of registered model ``info``'s (a ``ModelInfo``) family; ValueError naming ``arg``
+    and the families that have one."""
+    if info.family not in REFERENCES:
+        fail(arg, info.name, f"a model of a family with a PyTorch reference, {sorted(REFERENCES)} (the {info.family} "
+                             "family has none; keras.applications' families load their ImageNet weights with "
+                             "weights='imagenet')")
+    return REFERENCES[info.family]
 
 
 # --------------------------------------------------------------------------- layouts

@@ -232,7 +232,8 @@ def test_each_criterion_removes_the_channels_it_ranks_lowest(criterion):
     model = _small_model(seed=2)
     weak = _weak_channels(model, criterion)
     images = _images(16, count=8)
-    data = [(images[:4], np.arange(4)), (images[4:], np.arange(4, 8))]
+    # only 'taylor' reads data (the others refuse it)
+    data = [(images[:4], np.arange(4)), (images[4:], np.arange(4, 8))] if criterion == "taylor" else None
     report = compression.prune_channels(model, 0.05, criterion=criterion, round_to=1, data=data,
                                         return_report=True)[1]
     removed = set(range(32)) - set(report.kept("expand_conv"))

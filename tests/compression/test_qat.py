@@ -37,8 +37,16 @@ def test_qat_int8_fast(name):
         assert "MUL" in facts["ops"]  # squeeze-excite and hard-swish stayed int8 MUL
 
 
+# The two slowest to wrap and convert (~45 s each on 2 cores) run in the exhaustive tier: MixNet's channel split
+# and concat and ReXNet's squeeze-excite use the quantize configs that ShuffleNetV2's split, SqueezeNet's Fire
+# concat and MobileNetV3's squeeze-excite exercise here.
+EXHAUSTIVE_ONLY = ("mixnet_s", "rexnet_100")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(set(REPRESENTATIVES.values()) - set(FAST)))
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.exhaustive) if name in EXHAUSTIVE_ONLY else name
+    for name in sorted(set(REPRESENTATIVES.values()) - set(FAST))])
 def test_qat_int8_every_family(name):
     facts = _qat_roundtrip(name)
     if name.startswith("shufflenet"):
@@ -82,7 +90,10 @@ def test_export_of_a_qat_model_is_int8_checked_against_the_qat_model(tmp_path):
         keras_mobile.export_model(qat, tmp_path / "bad", formats=("tflite_int8", "tflite_fp32"))
     assert not (tmp_path / "bad").exists()
     images = random_images(32, batch=8)
-    report = keras_mobile.export_model(qat, tmp_path / "out", formats=("tflite_int8",), sample_inputs=images)
+    # An untrained 10-class softmax is near-uniform: its int8 arg-max is a coin toss among near-ties, so the
+    # export compares by max abs difference alone (min_top1=None), and this test by the figure it reports.
+    report = keras_mobile.export_model(qat, tmp_path / "out", formats=("tflite_int8",), sample_inputs=images,
+                                       tolerances={"tflite_int8": {"min_top1": None}})
     entry = report["formats"]["tflite_int8"]
     content = (tmp_path / "out" / "model_int8.tflite").read_bytes()
     compression.check_full_integer(content)

@@ -39,8 +39,9 @@ def _weights_file(path, classes, seed=0):
 def folder_run(tmp_path_factory):
     """One harness run on an image folder, from a 5-class checkpoint: 2 frozen steps, 10 more, export.
 
-    Deterministic, and long enough that the new classifier's outputs are no longer near-uniform (whose int8
-    arg-max would be a coin toss for the export's top-1 agreement check).
+    Deterministic. Twelve steps of a new 3-class classifier leave its outputs close to one another, where the
+    int8 arg-max is a coin toss decided by the CPU's rounding: the int8 export is compared by max abs difference
+    alone (``export.int8_min_top1_agreement=0``; the export still requires every output within 0.25).
     """
     base = tmp_path_factory.mktemp("own_data")
     root = make_image_folder(str(base / "photos"), per_class=20)
@@ -50,7 +51,7 @@ def folder_run(tmp_path_factory):
         "train.train_steps": 12, "train.deterministic": True,
         "train.freeze_backbone_epochs": 0.34, "optimizer.backbone_lr_multiplier": 0.5,
         "export.enabled": True, "export.formats": ["savedmodel", "keras", "tflite_fp32", "tflite_int8"],
-        "export.calibration_images": 6})
+        "export.calibration_images": 6, "export.int8_min_top1_agreement": 0.0})
     config = train_tpu.resolve_config("default", overrides=overrides, model_dir=str(base / "run"))
     summary = train_tpu.run(config, log=lambda *a: None)
     return {"summary": summary, "root": root, "base": base, "weights": weights}

@@ -16,10 +16,14 @@ pytestmark = pytest.mark.tf_keras_line  # the harness and TF-MOT run on tf_keras
 
 
 def _phase_overrides(default_data_dir, **extra):
-    # 60 float steps: past the near-uniform outputs of an untrained net, whose int8 arg-max is a coin toss.
+    # A few steps of a tiny net at 32 px do not make it learn (measured: 60 steps left eval top-1 at chance, the
+    # softmax within 0.002-0.22, on an AMD EPYC and an Intel Xeon alike), so the int8 arg-max among those
+    # near-ties is a coin toss that differs between CPUs' kernels: the int8 exports are compared by max abs
+    # difference alone (export.int8_min_top1_agreement=0), and this chain is checked for its plumbing.
     return tiny_overrides(default_data_dir, **{
-        "train.train_steps": 60, "train.deterministic": True,
+        "train.train_steps": 16, "train.deterministic": True,
         "export.enabled": True, "export.formats": ["tflite_fp32", "tflite_int8"], "export.calibration_images": 16,
+        "export.int8_min_top1_agreement": 0.0,
         "prune.enabled": True, "prune.epochs": 0.03, "prune.target_sparsity": 0.5,
         "qat.enabled": True, "qat.epochs": 0.03, "qat.distill_from_float": True,
         **extra,
@@ -41,7 +45,7 @@ def test_float_channel_prune_prune_qat_phases_end_in_a_narrower_sparse_full_inte
     narrow, prune, qat = (summary["phases"][name] for name in ("channel_prune", "prune", "qat"))
 
     # Each phase trained its own steps in its own directory, from the previous phase's checkpoint.
-    assert summary["train"]["final_step"] == 60
+    assert summary["train"]["final_step"] == 16
     assert narrow["train"]["final_step"] == prune["train"]["final_step"] == qat["train"]["final_step"] == 6  # ceil(0.03 * 187)
     assert prune["artifacts"]["model_dir"] == str(tmp_path / "prune")
     assert os.path.isfile(tmp_path / "qat" / "summary.json") and os.path.isfile(tmp_path / "prune" / "config.yaml")
@@ -77,7 +81,8 @@ def test_float_channel_prune_prune_qat_phases_end_in_a_narrower_sparse_full_inte
     # QAT Keras model, evaluated on the eval split; builtin ops, no float tensor.
     assert set(qat["export"]["formats"]) == {"tflite_int8"}
     entry = qat["export"]["formats"]["tflite_int8"]
-    assert entry["top1_agreement"] >= 0.75 and entry["gzip_bytes"] < entry["bytes"]
+    # by tolerance: every output within 0.25 of the QAT Keras model's (the export's int8 check; measured 0.03)
+    assert 0 < entry["max_abs_diff"] <= 0.25 and entry["gzip_bytes"] < entry["bytes"]
     content = (tmp_path / "qat" / "export" / "model_int8.tflite").read_bytes()
     compression.check_full_integer(content, "phase qat")
     report = json.loads((tmp_path / "qat" / "export" / "export_report.json").read_text())

@@ -14,6 +14,7 @@ from keras_mobile.export import ExportError
 from train_tpu import driver
 from train_tpu import trainer as trainer_lib
 
+from helpers import assert_topk_matches
 from train_helpers import tiny_overrides
 
 pytestmark = pytest.mark.tf_keras_line  # the harness runs on tf_keras
@@ -93,9 +94,11 @@ def test_ema_weights_differ_from_raw_and_are_exported(tmp_path, default_data_dir
     import tfds_configs
 
     source = tfds_configs.load("default", data_dir=default_data_dir)
-    hits = [np.argmax(restored.ema_model(x, training=False), -1) == y.numpy().reshape(-1)
-            for x, y in tfds_configs.eval_input(source, global_batch_size=100, image_size=32, normalization="raw")]
-    assert written["metrics"]["eval_top1"] == pytest.approx(float(np.mean(np.concatenate(hits))), abs=1e-6)
+    batches = [(np.asarray(restored.ema_model(x, training=False)), y.numpy())
+               for x, y in tfds_configs.eval_input(source, global_batch_size=100, image_size=32, normalization="raw")]
+    scores, labels = (np.concatenate(parts) for parts in zip(*batches))
+    # 6 steps: near-uniform outputs, so images within rounding of a tie may rank either way here (eager, batch 100)
+    assert_topk_matches(written["metrics"]["eval_top1"], scores, labels)
 
 
 def test_failed_export_is_recorded_then_raised_as_it_came(tmp_path, default_data_dir, monkeypatch):
