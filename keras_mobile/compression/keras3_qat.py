@@ -361,13 +361,16 @@ def quantize_model(model, momentum=DEFAULT_MOMENTUM):
 
 
 # --------------------------------------------------------------------------- conversion
-def _layers_named_in(text, model):
-    """The model's layers whose name appears in ``text`` as a path component (``.../name/...``)."""
-    names = sorted({layer.name for layer in model.layers}, key=len, reverse=True)
+def _layers_in(names, model):
+    """The model's layers named by TensorFlow node / TFLite tensor names (``model_1/stem_conv_1/Conv2D``)."""
+    layer_names = {layer.name for layer in model.layers}
     found = []
     for name in names:
-        if re.search(rf"(^|[/\"'\s;]){re.escape(name)}(/|[\"';:@\s]|$)", text) and not any(name in f for f in found):
-            found.append(name)
+        for part in re.split(r"[/;]", name):
+            for candidate in (part, re.sub(r"_\d+$", "", part)):
+                if candidate in layer_names and candidate not in found:
+                    found.append(candidate)
+                    break
     return found
 
 
@@ -390,7 +393,8 @@ def convert_qat(model, resolution=None, io_dtype="int8", check=True):
     import tensorflow as tf
 
     shape = tflite.input_shape(model, resolution)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([tflite.frozen_function(model, shape)])
+    frozen = tflite.frozen_function(model, shape)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.inference_input_type = getattr(tf, io_dtype)
@@ -402,9 +406,10 @@ def convert_qat(model, resolution=None, io_dtype="int8", check=True):
         ops = sorted(set(re.findall(r"'tf\.([A-Za-z0-9_]+)' op is neither a custom op nor a flex op", text)))
         if not ops:
             raise
+        nodes = [node.name for node in frozen.graph.as_graph_def().node if node.op in ops]
         raise ValueError(
             f"convert_qat: model '{model.name}' needs TensorFlow ops TFLite has no builtin for: {ops}, from layers "
-            f"{_layers_named_in(text, model)}; only builtin ops are accepted (no Flex / SELECT_TF_OPS, no custom ops)."
+            f"{_layers_in(nodes, model)}; only builtin ops are accepted (no Flex / SELECT_TF_OPS, no custom ops)."
         ) from error
     if check:
         label = f"QAT int8 model '{model.name}'"
@@ -412,7 +417,7 @@ def convert_qat(model, resolution=None, io_dtype="int8", check=True):
             check_full_integer(content, label)
         except ValueError as error:
             plain = tflite.interpreter(content, delegates=False)
-            floats = " ".join(t["name"] for t in plain.get_tensor_details() if np.dtype(t["dtype"]) == np.float32)
-            where = _layers_named_in(floats + " " + str(error), model)
+            floats = [t["name"] for t in plain.get_tensor_details() if np.dtype(t["dtype"]) == np.float32]
+            where = _layers_in(floats, model)
             raise ValueError(f"{error} Layers involved: {where or 'unknown'}.") from error
     return content
