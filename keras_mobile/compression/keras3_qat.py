@@ -7,19 +7,21 @@
 The QAT model is the float model's graph rebuilt (``keras_mobile.graph``) with the two layers of
 ``compression.fake_quant``, placed where the int8 TFLite graph has something to quantize:
 
-* every ``Conv2D`` / ``DepthwiseConv2D`` / ``Dense`` becomes a ``QuantConv`` (int8 symmetric per-channel
-  weights), with the ``BatchNormalization`` after it folded in (frozen statistics, trainable gamma/beta),
+* every ``Conv2D`` / ``DepthwiseConv2D`` / ``Dense`` becomes a ``QuantConv`` (int8 symmetric weights, per output
+  channel; per tensor for Dense, whose per-channel axis the converter loses in the kernel's transpose), with the ``BatchNormalization`` after it folded in (frozen statistics, trainable gamma/beta),
   also a BatchNormalization after a concatenation of such convs (MixConv: one slice per branch); a
   ``SeparableConv2D`` becomes depthwise ``QuantConv`` -> ``FakeQuant`` -> pointwise ``QuantConv`` (BN
   folded into the pointwise part); the input ``Rescaling`` and a BatchNormalization with no conv before it
-  become a frozen 1x1 depthwise ``QuantConv`` (an int8 per-channel affine, as the tf_keras path does);
+  become a frozen 1x1 depthwise ``QuantConv`` (an int8 per-channel affine, as the tf_keras path does), a
+  VALID ``AveragePooling2D`` a frozen depthwise ``QuantConv`` with weights 1 / area (int8 AVERAGE_POOL_2D
+  must keep its input's scale, so a concatenation after it would push its range back up the graph);
 * a ``FakeQuant`` (per-tensor range, moving averages of batch min/max) follows every tensor the converter
   keeps: the model input, every conv (or its fused ReLU / ReLU6 when one follows), Add, Multiply,
   Concatenate (one range for the output; its inputs get none, so they take the output's scale),
   global average pooling, other activations (swish, hard-swish, ...) and the outputs; sigmoid and
   softmax get TFLite's fixed output range [0, 255/256]. None follows pure layout ops (Reshape, Flatten,
-  ChannelShuffle, ChannelSplit, ZeroPadding2D, Dropout) nor max / average pooling (same scale in and out
-  in int8), nor the inside of hard-swish's gate (the converter fuses it into one HARD_SWISH op).
+  ChannelShuffle, ChannelSplit, ZeroPadding2D, Dropout) nor max pooling (same scale in and out in int8),
+  nor the inside of hard-swish's gate (the converter fuses it into one HARD_SWISH op).
 
 The float model is not changed; its weights are copied.
 """
