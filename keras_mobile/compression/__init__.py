@@ -1,5 +1,9 @@
-"""Compression: structured channel pruning on either Keras line; magnitude pruning, QAT,
+"""Compression: structured channel pruning and magnitude / 2:4 pruning on either Keras line; QAT,
 pruning-preserving QAT and int8 PTQ on tf_keras through TF-MOT.
+
+Magnitude pruning (``prune_model``, ``pruning_callbacks``, ``strip_pruning``) runs TF-MOT for a tf_keras
+model and ``magnitude_pruning`` (any backend, no TF-MOT; a custom loop calls ``apply_pruning_step``)
+for a Keras 3 model, with the same arguments, schedule and counts.
 
 Channel pruning (``prune_channels``, ``channel_groups``, ``max_mac_reduction``) needs no TF-MOT and
 works on Keras 3 and tf_keras: it returns a narrower dense model of stock layers. The TF-MOT functions
@@ -22,6 +26,7 @@ from keras_mobile.compression._require import TFMOT_PIN, require_tf_keras  # noq
 from keras_mobile.compression.channel_importance import CRITERIA  # noqa: F401
 from keras_mobile.compression.channel_pruning import channel_groups, max_mac_reduction, prune_channels  # noqa: F401
 from keras_mobile.compression.channel_report import ChannelGroup, ChannelPruningReport, LayerChange  # noqa: F401
+from keras_mobile.compression.magnitude_pruning import PruningState, apply_pruning_step  # noqa: F401
 from keras_mobile.compression.pruning import (  # noqa: F401
     PRUNABLE,
     SCHEDULES,

@@ -1,5 +1,9 @@
 """Magnitude pruning (polynomial-decay or constant schedule) and m-by-n (2:4) structured sparsity.
 
+On either Keras line: a tf_keras model is pruned by TF-MOT (``PruneLowMagnitude`` wrappers), a Keras 3
+model by ``magnitude_pruning`` (any backend, no TF-MOT); same arguments, schedule and counts
+(``pruning_spec``).
+
     pruned = compression.prune_model(model, target_sparsity=0.5, end_step=2000)    # or m_by_n=(2, 4)
     pruned.compile(...); pruned.fit(..., callbacks=compression.pruning_callbacks())
     plain = compression.strip_pruning(pruned)        # stock layers again, zeros in the kernels
@@ -24,16 +28,16 @@ import os
 
 import numpy as np
 
-from keras_mobile.compression._require import import_tfmot, require_tf_keras
-from keras_mobile.validation import check_choice, check_int, check_number, parse_m_by_n
-
-SCHEDULES = ("polynomial_decay", "constant")
-PRUNABLE = {
-    "Conv2D": ("kernel",),
-    "DepthwiseConv2D": ("depthwise_kernel",),
-    "SeparableConv2D": ("depthwise_kernel", "pointwise_kernel"),
-    "Dense": ("kernel",),
-}
+from keras_mobile import backend
+from keras_mobile.compression import magnitude_pruning
+from keras_mobile.compression._require import import_tfmot, keras_package, require_tf_keras
+from keras_mobile.compression.pruning_spec import (  # noqa: F401  (PRUNABLE, SCHEDULES: public here)
+    PRUNABLE,
+    SCHEDULES,
+    PruningSchedule,
+    check_skip_layers,
+    prunable_weights,
+)
 _WRAPPERS = ("PruneLowMagnitude", "QuantizeWrapper", "QuantizeWrapperV2", "QuantizeAnnotate")
 
 
@@ -45,6 +49,11 @@ def _unwrap(layer):
 
 def _prunable_weight_names(layer):
     return PRUNABLE.get(type(layer).__name__, ())
+
+
+def _keras3(model):
+    """Whether ``model`` goes to the Keras 3 implementation (Keras 3 line, not a tf_keras model)."""
+    return not backend.IS_LEGACY_KERAS and keras_package(model) != "tf_keras"
 
 
 def prune_model(
@@ -71,57 +80,36 @@ def prune_model(
         must be ``begin_step + k * frequency`` (the last update reaches the target).
     skip_layers: names of layers to leave dense.
 
-    Train with ``pruning_callbacks()``; ``strip_pruning`` afterwards.
+    Train with ``pruning_callbacks()``; ``strip_pruning`` afterwards. A Keras 3 model gets
+    ``magnitude_pruning.prune_model`` instead (same arguments; see that module).
     """
+    if _keras3(model):
+        return magnitude_pruning.prune_model(
+            model, target_sparsity, m_by_n=m_by_n, schedule=schedule, initial_sparsity=initial_sparsity,
+            begin_step=begin_step, end_step=end_step, frequency=frequency, skip_layers=skip_layers,
+        )
     require_tf_keras(model, "prune_model")
-    if (target_sparsity is None) == (m_by_n is None):
-        raise ValueError(
-            f"prune_model: pass exactly one of target_sparsity (a number in (0, 1)) and m_by_n (e.g. (2, 4)); "
-            f"got target_sparsity={target_sparsity!r}, m_by_n={m_by_n!r}."
-        )
-    if m_by_n is not None:
-        m_by_n = parse_m_by_n("m_by_n", m_by_n)
-    else:
-        target_sparsity = check_number("target_sparsity", target_sparsity, 0.0, 1.0, low_open=True, high_open=True)
-    check_choice("schedule", schedule, SCHEDULES)
-    initial_sparsity = check_number("initial_sparsity", initial_sparsity, 0.0, 1.0, high_open=True)
-    begin_step = check_int("begin_step", begin_step, minimum=0)
-    end_step = check_int("end_step", end_step, minimum=begin_step + 1)
-    frequency = check_int("frequency", frequency, minimum=1)
-    if target_sparsity is not None and schedule == "polynomial_decay" and initial_sparsity >= target_sparsity:
-        raise ValueError(
-            f"initial_sparsity={initial_sparsity!r} is not supported; accepted values: a number in [0, "
-            f"target_sparsity={target_sparsity}) for the polynomial_decay schedule."
-        )
-    if schedule == "polynomial_decay" and (end_step - begin_step) % frequency:
-        raise ValueError(
-            f"end_step={end_step} is not supported with begin_step={begin_step}, frequency={frequency}; accepted values: "
-            f"begin_step + k * frequency (e.g. {begin_step + max(1, (end_step - begin_step) // frequency) * frequency}): "
-            "masks are updated every `frequency` steps from begin_step, and the last update must fall on end_step "
-            "for the target sparsity to be reached."
-        )
-    if isinstance(skip_layers, str) or not all(isinstance(n, str) for n in skip_layers):
-        raise ValueError(f"skip_layers={skip_layers!r} is not supported; accepted values: a list of layer names.")
-    unknown = sorted(set(skip_layers) - {layer.name for layer in model.layers})
-    if unknown:
-        raise ValueError(f"skip_layers names layers that model '{model.name}' does not have: {unknown}.")
+    plan = PruningSchedule.from_arguments(target_sparsity, m_by_n, schedule, initial_sparsity, begin_step, end_step,
+                                          frequency)
+    skip = check_skip_layers(model, skip_layers)
 
     tfmot = import_tfmot()
     import tf_keras
 
     sparsity = tfmot.sparsity.keras
-    if m_by_n is not None or schedule == "constant":
+    m_by_n = plan.m_by_n
+    if m_by_n is not None or plan.schedule == "constant":
         pruning_schedule = sparsity.ConstantSparsity(
-            target_sparsity if target_sparsity is not None else m_by_n[0] / m_by_n[1],
-            begin_step=begin_step,
-            end_step=end_step if schedule == "polynomial_decay" else -1,
-            frequency=frequency,
+            plan.target_sparsity if m_by_n is None else m_by_n[0] / m_by_n[1],
+            begin_step=plan.begin_step,
+            end_step=plan.end_step if plan.schedule == "polynomial_decay" else -1,
+            frequency=plan.frequency,
         )
     else:
         pruning_schedule = sparsity.PolynomialDecay(
-            initial_sparsity, target_sparsity, begin_step, end_step, power=3, frequency=frequency
+            plan.initial_sparsity, plan.target_sparsity, plan.begin_step, plan.end_step, power=3,
+            frequency=plan.frequency,
         )
-    skip = set(skip_layers)
 
     def wrap(layer):
         names = _prunable_weight_names(layer)
@@ -141,7 +129,11 @@ def pruning_callbacks(log_dir=None):
 
     A custom training loop instead calls, per step, ``callback.on_train_batch_begin(step)``
     after ``callback.set_model(model)`` and ``callback.on_train_begin()``.
+    On the Keras 3 line: ``[magnitude_pruning.PruningCallback(log_dir)]`` (a custom loop calls
+    ``apply_pruning_step(model)`` after each step instead).
     """
+    if not backend.IS_LEGACY_KERAS:
+        return magnitude_pruning.pruning_callbacks(log_dir)
     tfmot = import_tfmot()
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
     if log_dir is not None:
@@ -151,6 +143,8 @@ def pruning_callbacks(log_dir=None):
 
 def strip_pruning(model):
     """``model`` without pruning wrappers: stock layers whose kernels hold the zeros (masks applied)."""
+    if _keras3(model):
+        return magnitude_pruning.strip_pruning(model)
     require_tf_keras(model, "strip_pruning")
     tfmot = import_tfmot()
     for layer in model.layers:
@@ -166,13 +160,13 @@ def strip_pruning(model):
 def sparsity_report(model):
     """Per prunable kernel: ``{"layer", "type", "weight", "shape", "params", "zeros", "sparsity"}``.
 
-    Works on float, pruned (wrapped), stripped and QAT models.
+    Works on float, pruned (wrapped), stripped and QAT models, of either Keras line.
     """
     rows = []
     for outer in model.layers:
         layer = _unwrap(outer)
-        for name in _prunable_weight_names(layer):
-            value = np.asarray(getattr(layer, name).numpy())
+        for name, variable in prunable_weights(layer):
+            value = np.asarray(variable.numpy())
             zeros = int(np.sum(value == 0))
             rows.append(
                 {
