@@ -277,6 +277,19 @@ def check_builtin(content, label="model"):
     return facts
 
 
+def check_full_integer(content, label="model"):
+    """``check_builtin`` plus: no float32 tensor anywhere (every op runs in int8); returns the facts."""
+    facts = check_builtin(content, label)
+    plain = interpreter(content, delegates=False)
+    floats = [t["name"] for t in plain.get_tensor_details() if np.dtype(t["dtype"]) == np.float32]
+    if floats:
+        raise ValueError(
+            f"{label}: not a full-integer graph; {len(floats)} float32 tensors remain, e.g. {floats[:5]} "
+            "(a layer without a quantization range)."
+        )
+    return facts
+
+
 def latency_stats(seconds):
     """``{"median_ms", "p25_ms", "p75_ms", "iqr_ms", "min_ms", "runs"}`` of per-run times in seconds."""
     ms = np.asarray(seconds, dtype="float64") * 1e3
@@ -289,4 +302,3 @@ def latency_stats(seconds):
         "min_ms": float(ms.min()),
         "runs": int(ms.size),
     }
-

@@ -1,15 +1,17 @@
-"""Compression: structured channel pruning and magnitude / 2:4 pruning on either Keras line; QAT,
-pruning-preserving QAT and int8 PTQ on tf_keras through TF-MOT.
+"""Compression: structured channel pruning, magnitude / 2:4 pruning, QAT and int8 PTQ on either Keras line;
+pruning-preserving QAT on tf_keras (TF-MOT).
 
 Magnitude pruning (``prune_model``, ``pruning_callbacks``, ``strip_pruning``) runs TF-MOT for a tf_keras
 model and ``magnitude_pruning`` (any backend, no TF-MOT; a custom loop calls ``apply_pruning_step``)
-for a Keras 3 model, with the same arguments, schedule and counts.
+for a Keras 3 model, with the same arguments, schedule and counts. Likewise ``quantize_model`` /
+``convert_qat``: TF-MOT's wrappers for a tf_keras model, ``keras3_qat`` (fake-quant layers of
+``fake_quant``, any backend; conversion on TensorFlow) for a Keras 3 one.
 
 Channel pruning (``prune_channels``, ``channel_groups``, ``max_mac_reduction``) needs no TF-MOT and
-works on Keras 3 and tf_keras: it returns a narrower dense model of stock layers. The TF-MOT functions
-need ``TF_USE_LEGACY_KERAS=1`` set before importing keras_mobile; a Keras 3 model gets a TypeError
-saying how to rebuild it on tf_keras. Importing this package does not import TF-MOT; the first
-function that needs it does, after the model check.
+works on Keras 3 and tf_keras: it returns a narrower dense model of stock layers. The TF-MOT-only functions
+(``quantize_annotate``, ``scheme="prune_preserve"``) need ``TF_USE_LEGACY_KERAS=1`` set before importing
+keras_mobile; a Keras 3 model gets a TypeError saying how to rebuild it on tf_keras. Importing this package
+does not import TF-MOT; the first function that needs it does, after the model check.
 
     from keras_mobile import compression
     slim, report = compression.prune_channels(model, mac_reduction=0.3, return_report=True)  # either line

@@ -24,6 +24,11 @@ def keras_package(model):
     return type(model).__module__.split(".", 1)[0]
 
 
+def on_keras3(model):
+    """Whether ``model`` goes to the Keras 3 implementations (pruning, QAT): the Keras 3 line, not a tf_keras model."""
+    return not backend.IS_LEGACY_KERAS and keras_package(model) != "tf_keras"
+
+
 def require_tf_keras(model, function):
     """Raise TypeError unless ``model`` is a functional tf_keras model on the tf_keras line.
 

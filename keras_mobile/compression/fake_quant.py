@@ -19,7 +19,6 @@ inside the range and is zero outside it).
 
 from keras_mobile.backend import keras, register_serializable
 
-ops = keras.ops
 
 NUM_BITS = 8
 DEFAULT_MOMENTUM = 0.999  # TF-MOT's moving-average decay for activation ranges
@@ -35,12 +34,12 @@ def fake_quant_weights(kernel, per_channel=True):
     The range is ``[-max|w|, max|w|]`` of the current (folded) kernel, outside the gradient: the kernel
     gets the straight-through gradient, as in TF-MOT's ``LastValueQuantizer``.
     """
-    magnitude = ops.abs(ops.stop_gradient(kernel))
+    magnitude = keras.ops.abs(keras.ops.stop_gradient(kernel))
     if per_channel:
-        bound = ops.max(ops.reshape(magnitude, (-1, kernel.shape[-1])), axis=0)
+        bound = keras.ops.max(keras.ops.reshape(magnitude, (-1, kernel.shape[-1])), axis=0)
     else:
-        bound = ops.max(magnitude)
-    bound = ops.maximum(bound, _MIN_WIDTH)
+        bound = keras.ops.max(magnitude)
+    bound = keras.ops.maximum(bound, _MIN_WIDTH)
     return keras.quantizers.fake_quant_with_min_max_vars(
         kernel, -bound, bound, num_bits=NUM_BITS, narrow_range=True, axis=-1 if per_channel else None
     )
@@ -82,12 +81,12 @@ class FakeQuant(keras.layers.Layer):
     def call(self, inputs, training=False):
         low, high = self.min_value, self.max_value
         if training and self.fixed_range is None:
-            observed = ops.stop_gradient(ops.cast(inputs, "float32"))
-            batch_low = ops.minimum(ops.min(observed), 0.0)
-            batch_high = ops.maximum(ops.max(observed), 0.0)
-            keep = ops.where(ops.equal(self.updates, 0.0), 0.0, self.momentum)
+            observed = keras.ops.stop_gradient(keras.ops.cast(inputs, "float32"))
+            batch_low = keras.ops.minimum(keras.ops.min(observed), 0.0)
+            batch_high = keras.ops.maximum(keras.ops.max(observed), 0.0)
+            keep = keras.ops.where(keras.ops.equal(self.updates, 0.0), 0.0, self.momentum)
             low = keep * self.min_value + (1.0 - keep) * batch_low
-            high = ops.maximum(keep * self.max_value + (1.0 - keep) * batch_high, low + _MIN_WIDTH)
+            high = keras.ops.maximum(keep * self.max_value + (1.0 - keep) * batch_high, low + _MIN_WIDTH)
             self.min_value.assign(low)
             self.max_value.assign(high)
             self.updates.assign(self.updates + 1.0)
@@ -153,16 +152,16 @@ class QuantConv(keras.layers.Layer):
         norm = self.batch_norm
         if norm is None:
             return kernel, bias
-        variance = ops.cast(norm.moving_variance, kernel.dtype)
-        mean = ops.cast(norm.moving_mean, kernel.dtype)
-        scale = ops.rsqrt(variance + norm.epsilon)
+        variance = keras.ops.cast(norm.moving_variance, kernel.dtype)
+        mean = keras.ops.cast(norm.moving_mean, kernel.dtype)
+        scale = keras.ops.rsqrt(variance + norm.epsilon)
         if norm.scale:
             scale = scale * norm.gamma
         shift = (bias - mean) * scale if bias is not None else -mean * scale
         if norm.center:
             shift = shift + norm.beta
         if self.kind == "DepthwiseConv2D":  # (h, w, C, M): output channel c * M + m
-            scale = ops.reshape(scale, kernel.shape[2:])
+            scale = keras.ops.reshape(scale, kernel.shape[2:])
         return kernel * scale, shift
 
     def quantized_kernel(self):
@@ -171,8 +170,8 @@ class QuantConv(keras.layers.Layer):
         if self.kind != "DepthwiseConv2D":
             return fake_quant_weights(kernel, self.per_channel)
         height, width, channels, multiplier = kernel.shape
-        flat = ops.reshape(kernel, (height, width, 1, channels * multiplier))
-        return ops.reshape(fake_quant_weights(flat), kernel.shape)
+        flat = keras.ops.reshape(kernel, (height, width, 1, channels * multiplier))
+        return keras.ops.reshape(fake_quant_weights(flat), kernel.shape)
 
     def call(self, inputs):
         _, bias = self.folded()
@@ -181,14 +180,14 @@ class QuantConv(keras.layers.Layer):
         if self.kind == "Conv2D":
             outputs = layer.convolution_op(inputs, kernel)
         elif self.kind == "DepthwiseConv2D":
-            outputs = ops.depthwise_conv(
+            outputs = keras.ops.depthwise_conv(
                 inputs, kernel, strides=layer.strides, padding=layer.padding, data_format=layer.data_format,
                 dilation_rate=layer.dilation_rate,
             )
         else:
-            outputs = ops.matmul(inputs, kernel)
+            outputs = keras.ops.matmul(inputs, kernel)
         if bias is not None:
-            outputs = ops.add(outputs, bias)
+            outputs = keras.ops.add(outputs, bias)
         if layer.activation is not None:
             outputs = layer.activation(outputs)
         return outputs

@@ -31,9 +31,9 @@ import re
 import numpy as np
 
 from keras_mobile import backend, tflite
+from keras_mobile.tflite import check_full_integer
 from keras_mobile.backend import keras, layers
 from keras_mobile.compression.fake_quant import DEFAULT_MOMENTUM, SIGMOID_RANGE, FakeQuant, QuantConv
-from keras_mobile.compression.qat import check_full_integer
 from keras_mobile.graph import check_functional, flatten, graph_nodes, map_structure, model_structures, tensor_key
 from keras_mobile.validation import check_number
 

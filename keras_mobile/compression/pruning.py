@@ -30,7 +30,7 @@ import numpy as np
 
 from keras_mobile import backend
 from keras_mobile.compression import magnitude_pruning
-from keras_mobile.compression._require import import_tfmot, keras_package, require_tf_keras
+from keras_mobile.compression._require import import_tfmot, on_keras3, require_tf_keras
 from keras_mobile.compression.pruning_spec import (  # noqa: F401  (PRUNABLE, SCHEDULES: public here)
     PRUNABLE,
     SCHEDULES,
@@ -49,11 +49,6 @@ def _unwrap(layer):
 
 def _prunable_weight_names(layer):
     return PRUNABLE.get(type(layer).__name__, ())
-
-
-def _keras3(model):
-    """Whether ``model`` goes to the Keras 3 implementation (Keras 3 line, not a tf_keras model)."""
-    return not backend.IS_LEGACY_KERAS and keras_package(model) != "tf_keras"
 
 
 def prune_model(
@@ -83,7 +78,7 @@ def prune_model(
     Train with ``pruning_callbacks()``; ``strip_pruning`` afterwards. A Keras 3 model gets
     ``magnitude_pruning.prune_model`` instead (same arguments; see that module).
     """
-    if _keras3(model):
+    if on_keras3(model):
         return magnitude_pruning.prune_model(
             model, target_sparsity, m_by_n=m_by_n, schedule=schedule, initial_sparsity=initial_sparsity,
             begin_step=begin_step, end_step=end_step, frequency=frequency, skip_layers=skip_layers,
@@ -143,7 +138,7 @@ def pruning_callbacks(log_dir=None):
 
 def strip_pruning(model):
     """``model`` without pruning wrappers: stock layers whose kernels hold the zeros (masks applied)."""
-    if _keras3(model):
+    if on_keras3(model):
         return magnitude_pruning.strip_pruning(model)
     require_tf_keras(model, "strip_pruning")
     tfmot = import_tfmot()

@@ -7,7 +7,7 @@ RGB in [0, 255]); every tensor gets an int8 range from them, weights per channel
 """
 
 from keras_mobile import tflite
-from keras_mobile.compression._require import require_tf_keras
+from keras_mobile.compression._require import on_keras3, require_tf_keras
 
 from keras_mobile.compression import qat as _qat
 
@@ -44,6 +44,7 @@ def ptq_int8(model, representative_data, resolution=None, io_dtype="int8", calib
 def convert_int8(model, representative_data=None, resolution=None, io_dtype="int8", **kwargs):
     """Full-integer TFLite of any model: ``convert_qat`` for a QAT model, else ``ptq_int8``."""
     if _qat.is_quantized(model):
-        require_tf_keras(model, "convert_int8")
+        if not on_keras3(model):
+            require_tf_keras(model, "convert_int8")
         return _qat.convert_qat(model, resolution, io_dtype, **kwargs)
     return ptq_int8(model, representative_data, resolution, io_dtype, **kwargs)

@@ -20,7 +20,9 @@ ValueError naming it and how to pass a config (``quantize_configs=``).
 import numpy as np
 
 from keras_mobile import tflite
-from keras_mobile.compression._require import import_tfmot, require_tf_keras
+from keras_mobile.compression import keras3_qat
+from keras_mobile.compression._require import import_tfmot, on_keras3, require_tf_keras
+from keras_mobile.tflite import check_full_integer  # noqa: F401  (re-exported)
 from keras_mobile.validation import check_choice
 
 SCHEMES = ("default_8bit", "prune_preserve")
@@ -168,6 +170,8 @@ def quantize_model(model, scheme="default_8bit", quantize_configs=None):
 
     The result is uncompiled; compile and fine-tune it, then ``convert_qat``.
     """
+    if on_keras3(model):
+        return _keras3_quantize_model(model, scheme, quantize_configs)
     require_tf_keras(model, "quantize_model")
     check_choice("scheme", scheme, SCHEMES)
     tfmot = import_tfmot()
@@ -176,10 +180,20 @@ def quantize_model(model, scheme="default_8bit", quantize_configs=None):
         return tfmot.quantization.keras.quantize_apply(annotated, _scheme(tfmot, scheme))
 
 
+def _keras3_quantize_model(model, scheme, quantize_configs):
+    """``quantize_model`` of a Keras 3 model: ``keras3_qat`` (no TF-MOT), whose one scheme is the 8-bit one."""
+    check_choice("scheme", scheme, ("default_8bit",))
+    if quantize_configs is not None:
+        raise ValueError(
+            f"quantize_configs={quantize_configs!r} is not supported; accepted values: None for a Keras 3 model "
+            "(TF-MOT QuantizeConfigs apply to tf_keras models; keras3_qat quantizes every stock layer itself)."
+        )
+    return keras3_qat.quantize_model(model)
+
+
 def is_quantized(model):
-    """Whether ``model`` has TF-MOT quantize wrappers (is a QAT model)."""
-    names = {type(layer).__name__ for layer in getattr(model, "layers", ())}
-    return bool(names & {"QuantizeWrapper", "QuantizeWrapperV2", "QuantizeLayer"})
+    """Whether ``model`` is a QAT model: TF-MOT's quantize wrappers or ``keras3_qat``'s fake-quant layers."""
+    return keras3_qat.is_quantized(model)
 
 
 def convert_qat(model, resolution=None, io_dtype="int8", representative_data=None, check=True):
@@ -192,6 +206,11 @@ def convert_qat(model, resolution=None, io_dtype="int8", representative_data=Non
     """
     import tensorflow as tf
 
+    if on_keras3(model) and is_quantized(model):
+        if representative_data is not None:
+            raise ValueError("representative_data=... is not supported; accepted values: None for a Keras 3 QAT "
+                             "model (every tensor has its range from quantize_model's fake-quant layers).")
+        return keras3_qat.convert_qat(model, resolution, io_dtype, check)
     if not is_quantized(model):
         raise ValueError(
             f"convert_qat: model '{getattr(model, 'name', model)}' has no quantize wrappers; "
@@ -213,18 +232,3 @@ def convert_qat(model, resolution=None, io_dtype="int8", representative_data=Non
     if check:
         check_full_integer(content, f"QAT int8 model '{model.name}'")
     return content
-
-
-def check_full_integer(content, label="model"):
-    """``tflite.check_builtin`` plus: no float32 tensor anywhere (every op runs in int8); returns the facts."""
-    import numpy as np
-
-    facts = tflite.check_builtin(content, label)
-    plain = tflite.interpreter(content, delegates=False)
-    floats = [t["name"] for t in plain.get_tensor_details() if np.dtype(t["dtype"]) == np.float32]
-    if floats:
-        raise ValueError(
-            f"{label}: not a full-integer graph; {len(floats)} float32 tensors remain, e.g. {floats[:5]} "
-            "(a layer without a quantization range)."
-        )
-    return facts

@@ -1,5 +1,5 @@
-"""A Keras 3 model gets a clear TypeError from every TF-MOT entry point, before TF-MOT is imported (pruning's
-on the tf_keras line only: on the Keras 3 line it prunes without TF-MOT)."""
+"""A Keras 3 model gets a clear TypeError from every TF-MOT entry point, before TF-MOT is imported (pruning's and
+quantize_model's on the tf_keras line only: on the Keras 3 line they prune and quantize without TF-MOT)."""
 
 import sys
 
@@ -10,11 +10,11 @@ from keras_mobile import backend, compression
 pytestmark = pytest.mark.both_lines  # the error comes before TF-MOT on either line
 
 ENTRY_POINTS = {
-    "quantize_model": lambda m: compression.quantize_model(m),
-    "quantize_annotate": lambda m: compression.quantize_annotate(m),
+    "quantize_annotate": lambda m: compression.quantize_annotate(m),  # TF-MOT's annotation step: tf_keras only
 }
-if backend.IS_LEGACY_KERAS:  # on the Keras 3 line they prune it (test_magnitude_pruning.py)
+if backend.IS_LEGACY_KERAS:  # on the Keras 3 line they prune / quantize it (test_magnitude_pruning.py, test_keras3_qat.py)
     ENTRY_POINTS.update({
+        "quantize_model": lambda m: compression.quantize_model(m),
         "prune_model": lambda m: compression.prune_model(m, 0.5),
         "strip_pruning": lambda m: compression.strip_pruning(m),
     })

@@ -118,7 +118,9 @@ def test_family_converts_full_integer(family, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", sorted(set(REPRESENTATIVES) - set(FAST) - {"mobilenetv2"}))
+@pytest.mark.parametrize("family", [  # CI: MixNet (a BatchNorm after a concat, split per branch); the rest exhaustive
+    family if family == "mixnet" else pytest.param(family, marks=pytest.mark.exhaustive)
+    for family in sorted(set(REPRESENTATIVES) - set(FAST) - {"mobilenetv2"})])
 def test_family_converts_full_integer_slow(family):
     qat = _family_roundtrip(family)
     if family == "xception":  # SeparableConv2D -> depthwise QuantConv -> FakeQuant -> pointwise QuantConv (+BN)

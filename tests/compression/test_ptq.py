@@ -7,7 +7,7 @@ from helpers import random_images
 from keras_mobile import compression, tflite
 from keras_mobile.registry import create_model
 
-pytestmark = pytest.mark.tf_keras_line  # TF-MOT needs tf_keras
+pytestmark = pytest.mark.both_lines  # the converter on either line (a Keras 3 model: no tf_keras), QAT refused on both
 
 
 def test_ptq_int8_builtin_full_integer():
