@@ -176,7 +176,12 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow  # ~50 s: a child process compiling a JAX train step, then the TensorFlow conversion here
+# ~50 s: a child process compiling a JAX train step, then the TensorFlow conversion here. Exhaustive tier for now:
+# green in three CI passes (2026-12-08) but failed once under `-n 2` in a fresh venv and passed alone after;
+# the cause (child timeout under load, or a JAX-vs-TensorFlow rounding at an int8 step against atol=1e-5) is
+# open on the Keras 3 compression issue.
+@pytest.mark.exhaustive
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_trains_on_other_backends(backend, tmp_path):
     if importlib.util.find_spec(backend) is None:
